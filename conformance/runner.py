@@ -1,0 +1,264 @@
+"""The runner: sends cases to a target's worker processes and records verdicts.
+
+Each worker is a separate process (its own session, so a Ctrl-C at the
+terminal reaches only the runner). A worker that dies is recorded as `crash`
+against the case it was running, one that does not answer in time as
+`timeout`; either way it is restarted and the run goes on. Every finished case
+goes to the recorder before the next one starts.
+"""
+
+import os
+import queue
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+from . import protocol
+from .arrays import from_wire, to_wire
+from .compare import Verdict, judge
+from .expected import expected_outcome
+from .targets import TargetSpec, worker_env
+
+DEFAULT_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 300.0
+
+
+class WorkerFailure(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status  # "crash" | "timeout" | "error"
+        self.message = message
+
+
+class Worker:
+    """One process of a target, speaking the JSON-lines protocol."""
+
+    def __init__(self, spec: TargetSpec, startup_timeout=STARTUP_TIMEOUT):
+        self.spec = spec
+        self.startup_timeout = startup_timeout
+        self.process = None
+        self.info = None
+        self._buffer = b""
+        self._stderr = None
+
+    def start(self):
+        command = self.spec.command or [sys.executable, "-m", "conformance.worker"]
+        self._stderr = tempfile.TemporaryFile()
+        self._buffer = b""
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            env=worker_env(self.spec), start_new_session=True)
+        self._send({"type": "start", "protocol": protocol.PROTOCOL_VERSION, "target": self.spec.to_message()})
+        reply = self._receive(self.startup_timeout, "starting")
+        if reply.get("type") != "started":
+            self.kill()
+            raise WorkerFailure("error", reply.get("message") or f"unexpected reply {reply!r}")
+        if reply.get("protocol") != protocol.PROTOCOL_VERSION:
+            self.kill()
+            raise WorkerFailure("error", f"the target speaks protocol {reply.get('protocol')}, "
+                                         f"the runner {protocol.PROTOCOL_VERSION}")
+        self.info = reply
+        return reply
+
+    def run(self, case, timeout):
+        """Send one case; return the decoded result message or raise WorkerFailure."""
+        wire = to_wire({k: v for k, v in case.items()})
+        wire["steps"] = [{"op": s["op"], "args": s["args"]} for s in wire["steps"]]
+        self._send({"type": "run", "seq": 1, "case": wire})
+        reply = self._receive(timeout, f"running {case['id']}")
+        if reply.get("type") == "fatal":
+            self.kill()
+            raise WorkerFailure("error", reply.get("message", "the worker gave up"))
+        if reply.get("type") != "result":
+            self.kill()
+            raise WorkerFailure("error", f"unexpected reply {str(reply)[:200]}")
+        if "steps" in reply:
+            reply["steps"] = from_wire(reply["steps"], observed=True)
+        return reply
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            try:
+                self._send({"type": "stop"})
+                self.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired, WorkerFailure):
+                self.kill()
+        self._close()
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
+            self.process.wait()
+        self._close()
+
+    def stderr_tail(self, lines=3):
+        if not self._stderr:
+            return ""
+        try:
+            self._stderr.seek(0)
+            text = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        except (OSError, ValueError):
+            return ""
+        return " | ".join(line.strip() for line in text[-lines:])
+
+    def _close(self):
+        if self.process:
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    def _send(self, message):
+        try:
+            self.process.stdin.write(protocol.dumps(message).encode("utf-8"))
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise self._died("while sending") from None
+
+    def _receive(self, timeout, doing):
+        deadline = time.monotonic() + timeout
+        fd = self.process.stdout.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.kill()
+                    raise WorkerFailure("timeout", f"no answer within {timeout:g} s while {doing}")
+                if not selector.select(remaining):
+                    continue
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    raise self._died(f"while {doing}")
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            return protocol.loads(line)
+        except ValueError:
+            self.kill()
+            raise WorkerFailure("error", f"the target wrote a line that is not JSON: {line[:120]!r}") from None
+
+    def _died(self, doing):
+        code = self.process.wait()
+        tail = self.stderr_tail()
+        how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+        self._close()
+        return WorkerFailure("crash", f"the worker {how} {doing}" + (f"; stderr: {tail}" if tail else ""))
+
+
+@dataclass
+class Record:
+    """One finished case, as the report keeps it."""
+    id: str
+    status: str
+    duration_s: float
+    verdict: dict = field(default_factory=dict)
+    tags: list = field(default_factory=list)
+    target_s: float | None = None
+
+    def to_dict(self):
+        out = {"id": self.id, "status": self.status, "duration_s": round(self.duration_s, 6)}
+        if self.target_s is not None:
+            out["target_s"] = round(self.target_s, 6)
+        out.update({k: v for k, v in self.verdict.items() if k != "status"})
+        if self.tags:
+            out["tags"] = self.tags
+        return out
+
+
+def evaluate(case, reply):
+    """The verdict for a case from a worker's reply (expected values computed here)."""
+    concrete = case.concrete()
+    if "unsupported" in reply:
+        return Verdict("unsupported", reply["unsupported"])
+    expected, variants = expected_outcome(concrete)
+    return judge(concrete, expected, reply["steps"], variants)
+
+
+class Runner:
+    """Runs cases on one target with `jobs` workers; calls `on_record` for each finished case."""
+
+    def __init__(self, spec, timeout=DEFAULT_TIMEOUT, jobs=1, startup_timeout=STARTUP_TIMEOUT):
+        self.spec = spec
+        self.timeout = timeout
+        self.jobs = max(1, jobs)
+        self.startup_timeout = startup_timeout
+        self.implementation = None
+        self.start_error = None
+        self._stop = threading.Event()
+
+    def run(self, cases, on_record):
+        pending = queue.Queue()
+        for case in cases:
+            pending.put(case)
+        threads = [threading.Thread(target=self._serve, args=(pending, on_record), daemon=True)
+                   for _ in range(min(self.jobs, max(1, len(cases))))]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except KeyboardInterrupt:
+            self._stop.set()
+            for thread in threads:
+                thread.join(10)
+            raise
+
+    def _serve(self, pending, on_record):
+        worker = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    case = pending.get_nowait()
+                except queue.Empty:
+                    return
+                if worker is None and self.start_error is None:
+                    worker = self._start_worker()
+                record = self._run_one(worker, case)
+                if record.status in ("crash", "timeout") or (record.status == "error" and worker and worker.process.poll() is not None):
+                    worker = None  # restarted for the next case
+                if not self._stop.is_set():
+                    on_record(record)
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    def _start_worker(self):
+        worker = Worker(self.spec, self.startup_timeout)
+        try:
+            info = worker.start()
+            self.implementation = self.implementation or info.get("implementation")
+            return worker
+        except WorkerFailure as exc:
+            tail = worker.stderr_tail()
+            self.start_error = f"target {self.spec.name} could not start: {exc.message}" + (
+                f" ({tail})" if tail and tail not in exc.message else "")
+            return None
+
+    def _run_one(self, worker, case):
+        started = time.perf_counter()
+        tags = list(case.tags)
+        if worker is None:
+            return Record(case.id, "error", 0.0, {"message": self.start_error}, tags)
+        try:
+            sent = time.perf_counter()
+            reply = worker.run(case.concrete(), self.timeout)
+            target_s = time.perf_counter() - sent
+        except WorkerFailure as exc:
+            worker.kill()
+            return Record(case.id, exc.status, time.perf_counter() - started, {"message": exc.message}, tags)
+        try:
+            verdict = evaluate(case, reply)
+        except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
+            verdict = Verdict("error", f"the suite could not judge this case: {type(exc).__name__}: {exc}")
+        return Record(case.id, verdict.status, time.perf_counter() - started, verdict.to_dict(), tags, target_s)

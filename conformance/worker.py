@@ -1,0 +1,63 @@
+"""The worker: one process per target, importing its framework once.
+
+Run as `python -m conformance.worker`. It speaks the protocol of
+protocol.py on its stdin and on a private copy of its stdout; anything the
+implementation itself prints goes to stderr, so it cannot garble the protocol.
+"""
+
+import os
+import sys
+import traceback
+
+from . import protocol
+from .arrays import from_wire, to_wire
+from .steps import run_steps
+
+
+def main():
+    channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def send(message):
+        channel.write(protocol.dumps(message))
+        channel.flush()
+
+    adapter = None
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        message = protocol.loads(line)
+        kind = message.get("type")
+        if kind == "start":
+            try:
+                from .targets import load_adapter
+
+                adapter = load_adapter(message["target"])
+                send({"type": "started", "protocol": protocol.PROTOCOL_VERSION,
+                      "implementation": {"name": adapter.name, "profile": adapter.profile,
+                                         "versions": adapter.versions()},
+                      "unsupported": sorted(adapter.unsupported_features)})
+            except Exception as exc:  # noqa: BLE001 - reported to the runner, which records it
+                traceback.print_exc()
+                send({"type": "fatal", "message": f"cannot start target: {type(exc).__name__}: {exc}"})
+                return 1
+        elif kind == "run":
+            case = from_wire(message["case"])
+            missing = sorted(set(case.get("features", [])) & set(adapter.unsupported_features))
+            if missing:
+                send({"type": "result", "seq": message["seq"],
+                      "unsupported": f"{adapter.name} declares unsupported: {', '.join(missing)}"})
+                continue
+            observations = run_steps(adapter, case)
+            send({"type": "result", "seq": message["seq"], "steps": to_wire(observations)})
+        elif kind == "stop":
+            return 0
+        else:
+            send({"type": "fatal", "message": f"unknown message type {kind!r}"})
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
