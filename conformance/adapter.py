@@ -80,6 +80,27 @@ class Adapter:
     def apply_constraints(self):
         raise Unsupported("apply_constraints")
 
+    def gradients(self, inputs, mask=None, initial_state=None):
+        """Gradients of L = sum_k sum(returned_k * loss_weights(returned_k.shape)), in inference
+        mode, as {"inputs", "kernel", "recurrent_kernel", "bias" (with a bias),
+        "initial_state" (when given)}: Observed arrays."""
+        raise Unsupported("gradients")
+
+    def save_and_load(self, input_shape):
+        """Save the layer inside a model to a file, load it back, and continue with the loaded layer."""
+        raise Unsupported("save_and_load")
+
+
+def loss_weights(shape):
+    """The fixed weights of the gradient steps' loss: cos(0), cos(1), ... over the tensor in C order."""
+    return np.cos(np.arange(int(np.prod(shape)), dtype=np.float64)).reshape(shape)
+
+
+def output_shapes(layer_output_shape):
+    """compute_output_shape's answer as a list of shapes, one per returned tensor."""
+    shaped = shapes(layer_output_shape)
+    return shaped if shaped and isinstance(shaped[0], list) else [shaped]
+
 
 class KerasSurfaceAdapter(Adapter):
     """Drives any object with the Keras layer surface, made by `factory(**layer_config)`.
@@ -180,6 +201,22 @@ class KerasSurfaceAdapter(Adapter):
             constraint = getattr(variable, "constraint", None)
             if constraint is not None:
                 variable.assign(constraint(variable))
+
+    def save_with(self, keras_module, input_shape):
+        """Save the layer in a functional model (.keras file), load it, keep the loaded layer."""
+        import os
+        import tempfile
+
+        if not self.layer.built:
+            self.layer.build(tuple(input_shape))
+        inputs = keras_module.Input(batch_shape=tuple(input_shape))
+        model = keras_module.Model(inputs, self.layer(inputs))
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.keras")
+            model.save(path)
+            loaded = keras_module.models.load_model(path)
+        self.layer = loaded.layers[-1]
+        self._input_shape = tuple(input_shape)
 
     # Helpers ------------------------------------------------------------------------
 

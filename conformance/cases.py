@@ -20,7 +20,7 @@ DEFAULT_CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 PROFILES = ("keras2", "keras3")
 STEP_OPS = ("create", "build", "call", "get_weights", "set_weights", "reset_states",
             "count_params", "compute_output_shape", "compute_mask", "get_config",
-            "from_config", "losses", "get_property", "apply_constraints")
+            "from_config", "losses", "get_property", "apply_constraints", "gradients", "save_and_load")
 
 
 @dataclass(frozen=True)
@@ -239,6 +239,10 @@ def _make_concrete(case):
                     "training": args.get("training"),
                     "initial_state": None if args.get("initial_state") is None
                     else [array(s) for s in args["initial_state"]]}
+        elif op == "gradients":
+            args = {"inputs": array(args["inputs"]), "mask": array(args.get("mask")),
+                    "initial_state": None if args.get("initial_state") is None
+                    else [array(s) for s in args["initial_state"]]}
         elif op == "set_weights":
             args = {"weights": [array(w) for w in args["weights"]]}
         elif op == "reset_states":
@@ -258,9 +262,9 @@ def _make_concrete(case):
 
 def _insert_initial_weights(case, steps, array):
     """Case-level `weights:` become a build with the first call's input shape, then set_weights."""
-    first_call = next((s for s in steps if s["op"] == "call"), None)
+    first_call = next((s for s in steps if s["op"] in ("call", "gradients")), None)
     if first_call is None:
-        raise ValueError("`weights:` needs a `call` step to take the input shape from")
+        raise ValueError("`weights:` needs a `call` or `gradients` step to take the input shape from")
     shape = list(first_call["args"]["inputs"].shape)
     units, use_bias = case.layer["units"], case.layer.get("use_bias", True)
     spec = case.weights
@@ -311,7 +315,7 @@ def features(config, steps):
     found.add(f"dtype:{dtype or 'float32'}")
     for step in steps:
         args = step["args"]
-        if step["op"] == "call":
+        if step["op"] in ("call", "gradients"):
             if args.get("mask") is not None:
                 found.add("mask")
                 mask = args["mask"]

@@ -11,6 +11,7 @@ out.
 
 import itertools
 import json
+import re
 
 
 class MatrixError(ValueError):
@@ -52,6 +53,12 @@ def substitute(tree, variables):
 
 def label(value):
     """A short, stable text for a variable's value in a case id."""
+    return re.sub(r"[^A-Za-z0-9_.:+=-]", "_", _label(value))
+
+
+def _label(value):
+    if isinstance(value, list):
+        return "+".join(_label(v) for v in value) or "empty"
     if value is None:
         return "none"
     if isinstance(value, bool):
@@ -60,7 +67,7 @@ def label(value):
         return str(value)
     if isinstance(value, dict) and len(value) == 1:
         (k, v), = value.items()
-        return f"{k}:{label(v)}" if not isinstance(v, (dict, list)) else k
+        return f"{k}:{_label(v)}" if not isinstance(v, (dict, list)) else k
     if isinstance(value, dict) and "mask" in value:
         return str(value["mask"])
     if isinstance(value, dict) and "class_name" in value:

@@ -184,6 +184,56 @@ def evaluate(case, reply):
     return judge(concrete, expected, reply["steps"], variants)
 
 
+class TargetSession:
+    """One worker of a target, started on first use and restarted after a crash or timeout."""
+
+    def __init__(self, spec, timeout=DEFAULT_TIMEOUT, startup_timeout=STARTUP_TIMEOUT):
+        self.spec = spec
+        self.timeout = timeout
+        self.startup_timeout = startup_timeout
+        self.worker = None
+        self.start_error = None
+        self.implementation = None
+
+    def run_case(self, case):
+        if self.worker is None and self.start_error is None:
+            self._start_worker()
+        started = time.perf_counter()
+        tags = list(case.tags)
+        if self.worker is None:
+            return Record(case.id, "error", 0.0, {"message": self.start_error}, tags)
+        try:
+            sent = time.perf_counter()
+            reply = self.worker.run(case.concrete(), self.timeout)
+            target_s = time.perf_counter() - sent
+        except WorkerFailure as exc:
+            self.worker.kill()
+            self.worker = None  # a fresh one for the next case
+            return Record(case.id, exc.status, time.perf_counter() - started, {"message": exc.message}, tags)
+        try:
+            verdict = evaluate(case, reply)
+        except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
+            verdict = Verdict("error", f"the suite could not judge this case: {type(exc).__name__}: {exc}")
+        return Record(case.id, verdict.status, time.perf_counter() - started, verdict.to_dict(), tags, target_s)
+
+    def close(self):
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    def _start_worker(self):
+        worker = Worker(self.spec, self.startup_timeout)
+        try:
+            info = worker.start()
+        except WorkerFailure as exc:
+            tail = worker.stderr_tail()
+            self.start_error = f"target {self.spec.name} could not start: {exc.message}" + (
+                f" ({tail})" if tail and tail not in exc.message else "")
+            return
+        self.implementation = info.get("implementation")
+        self.worker = worker
+
+
 class Runner:
     """Runs cases on one target with `jobs` workers; calls `on_record` for each finished case."""
 
@@ -192,16 +242,25 @@ class Runner:
         self.timeout = timeout
         self.jobs = max(1, jobs)
         self.startup_timeout = startup_timeout
-        self.implementation = None
-        self.start_error = None
+        self.sessions = []
         self._stop = threading.Event()
+
+    @property
+    def implementation(self):
+        return next((s.implementation for s in self.sessions if s.implementation), None)
+
+    @property
+    def start_error(self):
+        return next((s.start_error for s in self.sessions if s.start_error), None)
 
     def run(self, cases, on_record):
         pending = queue.Queue()
         for case in cases:
             pending.put(case)
-        threads = [threading.Thread(target=self._serve, args=(pending, on_record), daemon=True)
-                   for _ in range(min(self.jobs, max(1, len(cases))))]
+        self.sessions = [TargetSession(self.spec, self.timeout, self.startup_timeout)
+                         for _ in range(min(self.jobs, max(1, len(cases))))]
+        threads = [threading.Thread(target=self._serve, args=(session, pending, on_record), daemon=True)
+                   for session in self.sessions]
         for thread in threads:
             thread.start()
         try:
@@ -210,55 +269,22 @@ class Runner:
                     thread.join(0.2)
         except KeyboardInterrupt:
             self._stop.set()
+            for session in self.sessions:
+                if session.worker is not None:
+                    session.worker.kill()
             for thread in threads:
                 thread.join(10)
             raise
 
-    def _serve(self, pending, on_record):
-        worker = None
+    def _serve(self, session, pending, on_record):
         try:
             while not self._stop.is_set():
                 try:
                     case = pending.get_nowait()
                 except queue.Empty:
                     return
-                if worker is None and self.start_error is None:
-                    worker = self._start_worker()
-                record = self._run_one(worker, case)
-                if record.status in ("crash", "timeout") or (record.status == "error" and worker and worker.process.poll() is not None):
-                    worker = None  # restarted for the next case
+                record = session.run_case(case)
                 if not self._stop.is_set():
                     on_record(record)
         finally:
-            if worker is not None:
-                worker.stop()
-
-    def _start_worker(self):
-        worker = Worker(self.spec, self.startup_timeout)
-        try:
-            info = worker.start()
-            self.implementation = self.implementation or info.get("implementation")
-            return worker
-        except WorkerFailure as exc:
-            tail = worker.stderr_tail()
-            self.start_error = f"target {self.spec.name} could not start: {exc.message}" + (
-                f" ({tail})" if tail and tail not in exc.message else "")
-            return None
-
-    def _run_one(self, worker, case):
-        started = time.perf_counter()
-        tags = list(case.tags)
-        if worker is None:
-            return Record(case.id, "error", 0.0, {"message": self.start_error}, tags)
-        try:
-            sent = time.perf_counter()
-            reply = worker.run(case.concrete(), self.timeout)
-            target_s = time.perf_counter() - sent
-        except WorkerFailure as exc:
-            worker.kill()
-            return Record(case.id, exc.status, time.perf_counter() - started, {"message": exc.message}, tags)
-        try:
-            verdict = evaluate(case, reply)
-        except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
-            verdict = Verdict("error", f"the suite could not judge this case: {type(exc).__name__}: {exc}")
-        return Record(case.id, verdict.status, time.perf_counter() - started, verdict.to_dict(), tags, target_s)
+            session.close()

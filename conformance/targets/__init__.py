@@ -9,6 +9,8 @@ Names:
   reference                  the NumPy reference (reference_impl)
   keras:BACKEND              Keras 3 with BACKEND in tensorflow, jax, torch, numpy
   tf_keras                   the Keras 2 API (profile keras2)
+  torch, flax, onnx          torch.nn.RNN, Flax nnx.RNN(SimpleCell), the ONNX RNN operator (onnxruntime)
+  tfjs                       TensorFlow.js tf.layers.simpleRNN (node harnesses/tfjs/harness.js)
   package.module:factory     any object with the Keras layer surface
   path/to/file.py:factory    the same, from a file
   exec:COMMAND               an external program speaking the worker protocol
@@ -41,8 +43,15 @@ class TargetSpec:
         return {"name": self.name, "adapter": self.adapter, "argument": self.argument, "profile": self.profile}
 
 
+# Third-party implementations (conformance/targets/*.py, harnesses/tfjs; docs/targets.md).
+THIRD_PARTY = {"torch": "conformance.targets.torch_rnn:make_adapter",
+               "flax": "conformance.targets.flax_nnx:make_adapter",
+               "onnx": "conformance.targets.onnx_rnn:make_adapter"}
+TFJS_HARNESS = Path(__file__).resolve().parents[2] / "harnesses" / "tfjs" / "harness.js"
+
+
 def builtin_names():
-    return ["reference", *(f"keras:{b}" for b in KERAS_BACKENDS), "tf_keras"]
+    return ["reference", *(f"keras:{b}" for b in KERAS_BACKENDS), "tf_keras", *THIRD_PARTY, "tfjs"]
 
 
 def resolve(name, profile=None):
@@ -57,6 +66,10 @@ def resolve(name, profile=None):
                           env={**QUIET_ENV, "KERAS_BACKEND": backend})
     if name == "tf_keras":
         return TargetSpec(name, "conformance.targets.tf_keras:make_adapter", None, "keras2", env=dict(QUIET_ENV))
+    if name in THIRD_PARTY:
+        return TargetSpec(name, THIRD_PARTY[name], None, "keras3", env=dict(QUIET_ENV))
+    if name == "tfjs":
+        return TargetSpec(name, profile="keras3", env=dict(QUIET_ENV), command=["node", str(TFJS_HARNESS)])
     if name.startswith("exec:"):
         command = shlex.split(name[5:])
         if not command:

@@ -8,7 +8,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from ..adapter import KerasSurfaceAdapter
+from ..adapter import KerasSurfaceAdapter, Unsupported
 
 
 def load_factory(argument):
@@ -28,8 +28,33 @@ def load_factory(argument):
     return factory
 
 
+class FactoryAdapter(KerasSurfaceAdapter):
+    """A third-party layer. It declares a feature it lacks by raising NotImplementedError,
+    which the suite records as `unsupported` (any other exception is an `error`)."""
+
+    def __init__(self, argument):
+        super().__init__(load_factory(argument), name=argument)
+        self.argument = argument
+
+    def versions(self):
+        return {"module": self.argument.rsplit(":", 1)[0]}
+
+
+def _declaring_unsupported(method):
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except NotImplementedError as exc:
+            raise Unsupported(f"{method.__name__}: {exc}" if str(exc) else method.__name__) from None
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+for _op in ("create", "build", "call", "get_weights", "set_weights", "reset_states", "count_params",
+            "compute_output_shape", "compute_mask", "get_config", "from_config", "losses",
+            "get_property", "apply_constraints", "gradients", "save_and_load"):
+    setattr(FactoryAdapter, _op, _declaring_unsupported(getattr(KerasSurfaceAdapter, _op)))
+
+
 def make_adapter(argument):
-    factory = load_factory(argument)
-    adapter = KerasSurfaceAdapter(factory, name=argument)
-    adapter.versions = lambda: {"module": argument.rsplit(":", 1)[0]}
-    return adapter
+    return FactoryAdapter(argument)

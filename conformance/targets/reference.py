@@ -3,8 +3,9 @@
 import numpy as np
 
 from reference_impl import SimpleRNN
+from reference_impl.gradients import gradients
 
-from ..adapter import KerasSurfaceAdapter
+from ..adapter import KerasSurfaceAdapter, loss_weights, output_shapes
 from ..arrays import Observed
 
 
@@ -24,6 +25,16 @@ class ReferenceAdapter(KerasSurfaceAdapter):
 
     def get_weights(self):
         return [Observed(w, self.layer.variable_dtype) for w in self.layer.get_weights()]
+
+    def gradients(self, inputs, mask=None, initial_state=None):
+        shapes = output_shapes(self.layer.compute_output_shape(inputs.shape))
+        result = gradients(self.layer, inputs, [loss_weights(s) for s in shapes], mask, initial_state)
+        return {name: Observed(g, self.layer.compute_dtype) for name, g in result.items()}
+
+    def save_and_load(self, input_shape):
+        # The reference has no file format: a saved model restores the config and the weights.
+        self._input_shape = tuple(input_shape)
+        self.from_config()
 
     def get_property(self, name):
         value = getattr(self.layer, name)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..adapter import KerasSurfaceAdapter
+from ..adapter import KerasSurfaceAdapter, loss_weights
 from ..arrays import Observed
 
 
@@ -27,6 +27,36 @@ class TfKerasAdapter(KerasSurfaceAdapter):
         if isinstance(config.get("activation"), dict) and "callable" in config["activation"]:
             config["activation"] = self.tf_keras.activations.get(config["activation"]["callable"])
         return config
+
+    def save_and_load(self, input_shape):
+        self.save_with(self.tf_keras, input_shape)
+
+    def gradients(self, inputs, mask=None, initial_state=None):
+        tf = self.tf
+        if not self.layer.built:
+            self.layer.build(tuple(inputs.shape))
+        x = tf.constant(inputs)
+        states = None if initial_state is None else [tf.constant(s) for s in initial_state]
+        kwargs = {"training": False}
+        if mask is not None:
+            kwargs["mask"] = tf.constant(mask)
+        if states is not None:
+            kwargs["initial_state"] = states
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            if states is not None:
+                tape.watch(states)
+            out = self.layer(x, **kwargs)
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            loss = tf.add_n([tf.reduce_sum(o * tf.cast(loss_weights(o.shape.as_list()), o.dtype)) for o in outs])
+        variables = self.layer.trainable_variables
+        grads = tape.gradient(loss, [x, variables, states or []])
+        result = {"inputs": self.observe(grads[0])}
+        for variable, grad in zip(variables, grads[1]):
+            result[variable.name.split("/")[-1].split(":")[0]] = self.observe(grad)
+        if states is not None:
+            result["initial_state"] = self.observe(grads[2][0])
+        return result
 
     def observe(self, value):
         dtype = value.dtype.name if hasattr(value.dtype, "name") else str(value.dtype)
