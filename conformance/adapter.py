@@ -90,6 +90,15 @@ class Adapter:
         """Save the layer inside a model to a file, load it back, and continue with the loaded layer."""
         raise Unsupported("save_and_load")
 
+    def connect(self, input_shape, masked=False):
+        """Call the layer on a symbolic input (behind a Masking layer when `masked`);
+        returns the symbolic outputs as {"symbolic": {"shape", "dtype"}}."""
+        raise Unsupported("connect")
+
+    def call_method(self, name, args=()):
+        """Call any other method the pages list, e.g. get_input_shape_at(0)."""
+        raise Unsupported(f"method {name}")
+
 
 def loss_weights(shape):
     """The fixed weights of the gradient steps' loss: cos(0), cos(1), ... over the tensor in C order."""
@@ -108,6 +117,8 @@ class KerasSurfaceAdapter(Adapter):
     Subclasses adapt conversions (`tensor`, `observe`) and the few calls where
     frameworks differ; everything else is duck-typed.
     """
+
+    keras_module = None  # the Keras package, for the steps that need its Input and Model
 
     def __init__(self, factory, name="factory", profile="keras3"):
         self.factory = factory
@@ -202,6 +213,21 @@ class KerasSurfaceAdapter(Adapter):
             if constraint is not None:
                 variable.assign(constraint(variable))
 
+    def connect(self, input_shape, masked=False):
+        if hasattr(self.layer, "connect"):
+            return self._plain(self.layer.connect(tuple(input_shape), masked))
+        if self.keras_module is None:
+            raise Unsupported("connect: no symbolic inputs for this implementation")
+        inputs = self.keras_module.Input(batch_shape=tuple(input_shape))
+        x = self.keras_module.layers.Masking()(inputs) if masked else inputs
+        self._input_shape = tuple(input_shape)
+        return self._plain(self.layer(x))
+
+    def call_method(self, name, args=()):
+        method = getattr(self.layer, name)
+        converted = [self.tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+        return self._plain(method(*converted))
+
     def save_with(self, keras_module, input_shape):
         """Save the layer in a functional model (.keras file), load it, keep the loaded layer."""
         import os
@@ -228,6 +254,11 @@ class KerasSurfaceAdapter(Adapter):
             return [self._plain(v) for v in value]
         if isinstance(value, dict):
             return {str(k): self._plain(v) for k, v in value.items()}
+        if type(value).__name__ in ("KerasTensor", "SymbolicTensor"):
+            dtype = getattr(value.dtype, "name", value.dtype)
+            return {"symbolic": {"shape": shapes(tuple(value.shape)), "dtype": str(dtype)}}
+        if hasattr(value, "as_list") and hasattr(value, "rank"):  # a TensorShape
+            return shapes(value)
         if callable(value) and hasattr(value, "__name__") and not hasattr(value, "get_config"):
             return {"callable": value.__name__}
         if hasattr(value, "get_config") and not hasattr(value, "shape"):

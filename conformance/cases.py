@@ -20,7 +20,8 @@ DEFAULT_CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 PROFILES = ("keras2", "keras3")
 STEP_OPS = ("create", "build", "call", "get_weights", "set_weights", "reset_states",
             "count_params", "compute_output_shape", "compute_mask", "get_config",
-            "from_config", "losses", "get_property", "apply_constraints", "gradients", "save_and_load")
+            "from_config", "losses", "get_property", "apply_constraints", "gradients", "save_and_load",
+            "connect", "call_method")
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,9 @@ def _make_concrete(case):
                     else [array(s) for s in args["initial_state"]]}
         elif op == "set_weights":
             args = {"weights": [array(w) for w in args["weights"]]}
+        elif op == "call_method":
+            args = {"name": args["name"], "args": [array(a) if isinstance(a, (str, dict)) else a
+                                                   for a in args.get("args", [])]}
         elif op == "reset_states":
             args = {"states": None if args.get("states") is None else [array(s) for s in args["states"]]}
         elif op == "compute_mask":

@@ -13,6 +13,7 @@ The reference never imports anything but NumPy.
 import numpy as np
 
 from . import activations, constraints, initializers, regularizers
+from .nodes import LayerNodes
 
 # The compute and variable dtypes that a Keras dtype or dtype policy names.
 _POLICIES = {
@@ -28,7 +29,7 @@ _POLICIES = {
 _BASE_LAYER_KWARGS = {"name", "dtype", "trainable"}
 
 
-class SimpleRNN:
+class SimpleRNN(LayerNodes):
     """Fully-connected RNN where the output is to be fed back as the new input.
 
     h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)
@@ -307,6 +308,22 @@ class SimpleRNN:
         if len(states) != 1 or value.shape != self._state.shape:
             raise ValueError(f"State must have shape {self._state.shape}, got {value.shape}.")
         self._state = value.copy()
+
+    def get_initial_state(self, inputs):
+        """Zeros, one state of shape (batch, units) (the tf.keras page's get_initial_state(inputs))."""
+        return [np.zeros((np.shape(inputs)[0], self.units))]
+
+    @property
+    def variables(self):
+        return self.weights
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
 
     # ------------------------------------------------------------------ losses
 

@@ -52,7 +52,7 @@ def _declaring_unsupported(method):
 
 for _op in ("create", "build", "call", "get_weights", "set_weights", "reset_states", "count_params",
             "compute_output_shape", "compute_mask", "get_config", "from_config", "losses",
-            "get_property", "apply_constraints", "gradients", "save_and_load"):
+            "get_property", "apply_constraints", "gradients", "save_and_load", "connect", "call_method"):
     setattr(FactoryAdapter, _op, _declaring_unsupported(getattr(KerasSurfaceAdapter, _op)))
 
 

@@ -19,7 +19,7 @@ class Keras3Adapter(KerasSurfaceAdapter):
 
         if keras.backend.backend() != backend:
             raise RuntimeError(f"Keras started with backend {keras.backend.backend()!r}, not {backend!r}")
-        self.keras = keras
+        self.keras = self.keras_module = keras
         self.backend = backend
         super().__init__(keras.layers.SimpleRNN, name=f"keras:{backend}", profile="keras3")
 

@@ -12,7 +12,7 @@ class TfKerasAdapter(KerasSurfaceAdapter):
         import tf_keras
 
         self.tf = tf
-        self.tf_keras = tf_keras
+        self.tf_keras = self.keras_module = tf_keras
         super().__init__(tf_keras.layers.SimpleRNN, name="tf_keras", profile="keras2")
 
     def versions(self):
