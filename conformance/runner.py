@@ -194,6 +194,7 @@ class TargetSession:
         self.worker = None
         self.start_error = None
         self.implementation = None
+        self.startup_s = 0.0  # time spent starting workers (importing the framework)
 
     def run_case(self, case):
         if self.worker is None and self.start_error is None:
@@ -205,7 +206,8 @@ class TargetSession:
         try:
             sent = time.perf_counter()
             reply = self.worker.run(case.concrete(), self.timeout)
-            target_s = time.perf_counter() - sent
+            # The time spent in the implementation's own calls, as the worker measured it.
+            target_s = reply.get("elapsed_s", time.perf_counter() - sent)
         except WorkerFailure as exc:
             self.worker.kill()
             self.worker = None  # a fresh one for the next case
@@ -223,6 +225,7 @@ class TargetSession:
 
     def _start_worker(self):
         worker = Worker(self.spec, self.startup_timeout)
+        began = time.perf_counter()
         try:
             info = worker.start()
         except WorkerFailure as exc:
@@ -230,7 +233,8 @@ class TargetSession:
             self.start_error = f"target {self.spec.name} could not start: {exc.message}" + (
                 f" ({tail})" if tail and tail not in exc.message else "")
             return
-        self.implementation = info.get("implementation")
+        self.startup_s += time.perf_counter() - began
+        self.implementation = {**(info.get("implementation") or {}), "startup_s": round(self.startup_s, 3)}
         self.worker = worker
 
 

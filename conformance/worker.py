@@ -7,6 +7,7 @@ implementation itself prints goes to stderr, so it cannot garble the protocol.
 
 import os
 import sys
+import time
 import traceback
 
 from . import protocol
@@ -49,8 +50,10 @@ def main():
                 send({"type": "result", "seq": message["seq"],
                       "unsupported": f"{adapter.name} declares unsupported: {', '.join(missing)}"})
                 continue
+            started = time.perf_counter()
             observations = run_steps(adapter, case)
-            send({"type": "result", "seq": message["seq"], "steps": to_wire(observations)})
+            elapsed = time.perf_counter() - started
+            send({"type": "result", "seq": message["seq"], "steps": to_wire(observations), "elapsed_s": elapsed})
         elif kind == "stop":
             return 0
         else:

@@ -117,14 +117,19 @@ class SimpleRNN(LayerNodes):
         if self.go_backwards:
             # Spec: "If True, process the input sequence backwards and return the reversed sequence."
             steps = reversed(steps)
-        outputs = []
+        # The input half of every step at once: x_t @ kernel + bias for all t. Keras draws one
+        # dropout mask per call and reuses it at every timestep (observed).
+        if input_keep is not None:
+            x = x * input_keep[:, None, :]
+        batch, timesteps, features = x.shape
+        time_major = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(-1, features)
+        projected = (time_major @ self.kernel + self._bias()).reshape(timesteps, batch, self.units)
+        outputs = np.empty(projected.shape)
         # A masked step before any unmasked one emits zeros (or, implementation-defined, the initial state).
         output = np.zeros_like(h) if self.masked_output_before_first_step == "zeros" else h.copy()
-        for t in steps:
-            # Keras applies one dropout mask per call, reused at every timestep (observed).
-            x_t = x[:, t, :] * input_keep
-            h_in = h * state_keep
-            candidate = self.activation(x_t @ self.kernel + h_in @ self.recurrent_kernel + self._bias())
+        for position, t in enumerate(steps):
+            h_in = h if state_keep is None else h * state_keep
+            candidate = self.activation(projected[t] + h_in @ self.recurrent_kernel)
             if mask is None:
                 output, h = candidate, candidate
             else:
@@ -133,9 +138,8 @@ class SimpleRNN(LayerNodes):
                 keep = mask[:, t, None]
                 output = np.where(keep, candidate, output)
                 h = np.where(keep, candidate, h)
-            outputs.append(output)
-        sequence = np.stack(outputs, axis=1)  # in processing order: reversed when go_backwards
-        return sequence, output, h
+            outputs[position] = output  # in processing order: reversed when go_backwards
+        return outputs.transpose(1, 0, 2), output, h
 
     def _bias(self):
         # Spec: "use_bias: Boolean, whether the layer uses a bias vector."
@@ -199,10 +203,11 @@ class SimpleRNN(LayerNodes):
         return h
 
     def _dropout_mask(self, shape, rate, training):
+        """None when no dropout applies, else the mask that multiplies the inputs or the state."""
         # Spec: "dropout: Fraction of the units to drop". Observed: inverted dropout, the kept
         # units scaled by 1 / (1 - rate) so that the expected value is unchanged.
         if not training or rate == 0.0:
-            return np.ones(shape)
+            return None
         if rate >= 1.0:
             return np.zeros(shape)
         return (self._rng.random(shape) >= rate) / (1.0 - rate)
