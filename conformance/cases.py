@@ -140,8 +140,8 @@ def load_file(path):
     frame["cases"] = [{}]
     for error in _validator().iter_errors(frame):
         if list(error.absolute_path)[:1] != ["cases"]:
-            problems.append(Problem(display, yamlfile.line_of(raw, list(error.absolute_path)), None,
-                                    _message(error)))
+            path = list(error.absolute_path) + _unexpected_key(error)
+            problems.append(Problem(display, yamlfile.line_of(raw, path), None, _message(error)))
     entries = raw.get("cases")
     if not isinstance(entries, list) or not entries:
         problems.append(Problem(display, getattr(raw, "line", 1), None, "`cases:` must be a non-empty list"))
@@ -165,7 +165,7 @@ def load_file(path):
         for case_dict, variables in expanded:
             errors = list(_validator().iter_errors({"cases": [case_dict]}))
             for error in errors:
-                path = list(error.absolute_path)[2:]
+                path = list(error.absolute_path)[2:] + _unexpected_key(error)
                 problem = Problem(display, yamlfile.line_of(entry, path) or line, case_id, _message(error))
                 if problem not in reported:
                     reported.add(problem)
@@ -195,6 +195,14 @@ def _with_defaults(entry, defaults):
     if "layer" in defaults:
         merged["layer"] = {**defaults["layer"], **entry.get("layer", {})}
     return merged
+
+
+def _unexpected_key(error):
+    """For an unknown key, the key itself, so that the problem points at its line."""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})), key=str)
+        return extra[:1]
+    return []
 
 
 def _message(error):
@@ -261,7 +269,7 @@ def _make_concrete(case):
     if case.weights not in (None, "initializers"):
         steps = _insert_initial_weights(case, steps, array)
     return {"id": case.id, "config": dict(case.layer), "steps": steps,
-            "features": sorted(features(case.layer, steps))}
+            "features": sorted(features(case.layer, steps)), "tolerance": case.tolerance}
 
 
 def _insert_initial_weights(case, steps, array):

@@ -4,6 +4,8 @@ Only YAML's plain data types are accepted (the safe loader): a `!!python/...`
 tag, or any other tag, is refused with its file and line.
 """
 
+import re
+
 import yaml
 
 
@@ -34,6 +36,11 @@ def _construct_mapping(loader, node):
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.1 reads 1e-3 (no dot) as a string; case files mean a number, as YAML 1.2 and JSON do.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
 
 
 class YamlError(Exception):
