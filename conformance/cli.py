@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .cases import CaseFileError, load_cases
+from .expectations import ExpectationsError, RunExpectations
 from .progress import Progress
 from .report import Recorder, exit_status
 from .reporters import write_junit, write_markdown
@@ -31,7 +32,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, UnknownTarget, KeywordError) as exc:
+    except (UsageError, UnknownTarget, KeywordError, ExpectationsError) as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return 2
     except CaseFileError as exc:
@@ -56,6 +57,12 @@ def _parser():
     run.add_argument("--profile", choices=("keras2", "keras3"),
                      help="the spec profile of a factory or exec target (default keras3; built-in targets know theirs)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    run.add_argument("--expectations", "-e", metavar="FILE",
+                     help="known failures of this target (YAML; a folder means FOLDER/<target>.yaml): "
+                          "a listed failure is xfail, a listed case that passes xpass")
+    run.add_argument("--update-expectations", metavar="FILE",
+                     help="run with FILE's expectations (if it exists), then rewrite FILE from the run")
+    run.add_argument("--strict", action="store_true", help="exit status 1 when a listed case passes (xpass)")
     run.set_defaults(func=cmd_run)
 
     lister = sub.add_parser("list", help="print the id of every case, one a line")
@@ -66,6 +73,36 @@ def _parser():
     validate = sub.add_parser("validate", help="check case files against the schema")
     validate.add_argument("paths", nargs="*", help="files or folders (default: the suite's cases/)")
     validate.set_defaults(func=cmd_validate)
+
+    smoke = sub.add_parser("smoke", help="check that a target's harness speaks the worker protocol (docs/protocol.md)")
+    smoke.add_argument("--target", "-t", required=True, help="the target, e.g. tfjs or exec:'./my-harness'")
+    smoke.add_argument("--profile", choices=("keras2", "keras3"), help="the profile sent in `start` (default keras3)")
+    smoke.set_defaults(func=cmd_smoke)
+
+    matrix = sub.add_parser("matrix", help="run several targets and write an HTML + Markdown matrix report")
+    matrix.add_argument("--targets", "-T", help="comma-separated targets, e.g. torch,flax,onnx,tfjs")
+    matrix.add_argument("--from-reports", metavar="DIRS", help="comma-separated report folders (report.json): run nothing")
+    matrix.add_argument("--out", "-o", required=True, help="folder for the matrix (and, when running, each target's report)")
+    _add_case_options(matrix)
+    matrix.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per case (default {DEFAULT_TIMEOUT:g})")
+    matrix.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    matrix.set_defaults(func=cmd_matrix)
+
+    cover = sub.add_parser("coverage", help="write the spec coverage report: what checks each argument, method and sentence")
+    cover.add_argument("--cases", "-c", action="append", metavar="PATH", help="case file or folder (default: the suite's cases/)")
+    cover.add_argument("--spec", metavar="DIR", help="folder of the two spec pages (default: ../shared/spec)")
+    cover.add_argument("--out", "-o", default="coverage.md", help="Markdown report (default coverage.md); a .json beside it")
+    cover.add_argument("--fail-under", type=float, default=None, metavar="PERCENT",
+                       help="exit 1 when items or sentences are covered below PERCENT")
+    cover.set_defaults(func=cmd_coverage)
+
+    from . import diff, fixtures, merge
+    fixtures.add_parser(sub, _add_case_options)
+    diff.add_parser(sub)
+    merge.add_parser(sub)
+    from . import fuzz, mutants  # suite strength: docs/tolerances.md, conformance/mutants.py, conformance/fuzz.py
+    mutants.add_parser(sub, _add_case_options).set_defaults(func=cmd_mutants)
+    fuzz.add_parser(sub).set_defaults(func=cmd_fuzz)
     return parser
 
 
@@ -115,15 +152,21 @@ def cmd_run(args):
     if not chosen:
         raise UsageError(f"no case selected (profile {spec.profile}" + (f", -k {args.keyword!r})" if args.keyword else ")"))
     options = {"cases": args.cases or ["<suite cases>"], "keyword": args.keyword, "timeout": args.timeout, "jobs": args.jobs}
+    known = RunExpectations.from_args(args, spec.name)
+    if known:
+        options.update(known.options())
+        known.warn_unmatched(cases)
     progress = Progress(len(chosen), enabled=not args.quiet)
     recorder = Recorder(args.report_dir, {"name": spec.name, "profile": spec.profile}, options, progress.update)
     runner = Runner(spec, timeout=args.timeout, jobs=args.jobs)
     started, interrupted = time.perf_counter(), False
     with progress:
         try:
-            runner.run(chosen, recorder.add)
+            runner.run(chosen, known.wrap(recorder.add) if known else recorder.add)
         except KeyboardInterrupt:
             interrupted = True
+    if known and not interrupted:
+        known.before_finish(recorder, cases)
     report = recorder.finish(runner.implementation, interrupted, deselected, round(time.perf_counter() - started, 3))
     out = Path(args.report_dir)
     write_junit(report, out / "junit.xml")
@@ -131,12 +174,67 @@ def cmd_run(args):
     s = report["summary"]
     print(f"{spec.name}: {s['total']} cases: {s['pass']} pass, {s['fail']} fail, {s['error']} error, "
           f"{s['crash']} crash, {s['timeout']} timeout, {s['unsupported']} unsupported"
+          + (f", {s['xfail']} xfail, {s['xpass']} xpass" if known else "") +
           f"{' (interrupted)' if interrupted else ''} in {report['duration_s']:.1f} s; report in {out}/")
     if runner.start_error:
         print(f"conformance: {runner.start_error}", file=sys.stderr)
     if interrupted:
         return 130
-    return exit_status(report)
+    return exit_status(report, strict=args.strict)
+
+
+def cmd_coverage(args):
+    import json
+
+    from .coverage import SpecNotFound, coverage, find_spec_dir, render_markdown
+
+    try:
+        spec_dir = find_spec_dir(args.spec)
+    except SpecNotFound as exc:
+        raise UsageError(str(exc)) from None
+    report = coverage(load_cases(args.cases), spec_dir)
+    out = Path(args.out)
+    out.write_text(render_markdown(report), encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    s = report["summary"]
+    print(f"spec coverage: items {s['items_covered']}/{s['items']} ({s['item_percent']}%), "
+          f"sentences {s['sentences_covered']}/{s['sentences']} ({s['sentence_percent']}%); report in {out}")
+    if args.fail_under is not None and min(s["item_percent"], s["sentence_percent"]) < args.fail_under:
+        return 1
+    return 0
+
+
+def cmd_smoke(args):
+    from .smoke import smoke
+
+    return smoke(args.target, profile=args.profile)
+
+
+def cmd_matrix(args):
+    from .matrix_report import main as matrix_main
+
+    try:
+        return matrix_main(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_mutants(args):
+    from .mutants import main as mutants_main
+
+    try:
+        return mutants_main(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_fuzz(args):
+    from .fuzz import main as fuzz_main
+
+    try:
+        return fuzz_main(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -32,16 +32,16 @@ class Progress:
     def update(self, record):
         self.done += 1
         status = record["status"]
-        if status not in ("pass", "unsupported"):
+        if status not in ("pass", "unsupported", "xfail"):
             self.bad += 1
         if not self.enabled:
             return
         if self.bar:
-            if status not in ("pass", "unsupported"):
+            if status not in ("pass", "unsupported", "xfail"):
                 self.bar.console.print(f"{status.upper():<8} {record['id']}: {record.get('message', '')[:160]}")
             self.bar.update(self.task, advance=1, description=f"cases ({self.bad} not passing)")
             return
-        if status not in ("pass", "unsupported"):
+        if status not in ("pass", "unsupported", "xfail"):
             print(f"{status.upper():<8} {record['id']}: {record.get('message', '')[:160]}", file=self.stream)
         now = time.monotonic()
         if now >= self._next_line or self.done == self.total:

@@ -18,7 +18,8 @@ from pathlib import Path
 import conformance
 
 SCHEMA_VERSION = 1
-STATUSES = ("pass", "fail", "error", "crash", "timeout", "unsupported")
+STATUSES = ("pass", "fail", "error", "crash", "timeout", "unsupported", "xfail", "xpass")
+# xfail / xpass: a failing / passing case listed in an expectations file (conformance/expectations.py).
 FAILING = ("fail", "error", "crash", "timeout")
 
 
@@ -98,5 +99,8 @@ def load(path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def exit_status(report):
-    return 1 if any(report["summary"].get(s, 0) for s in FAILING) else 0
+def exit_status(report, strict=False):
+    """1 when a case failed (xfail does not count), or with strict when a listed case passed (xpass)."""
+    if any(report["summary"].get(s, 0) for s in FAILING):
+        return 1
+    return 1 if strict and report["summary"].get("xpass", 0) else 0

@@ -28,8 +28,14 @@ def main():
     for line in sys.stdin:
         if not line.strip():
             continue
-        message = protocol.loads(line)
-        kind = message.get("type")
+        try:
+            message = protocol.loads(line)
+            kind = message.get("type")
+            if kind == "run":
+                case = from_wire(message["case"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            send({"type": "fatal", "message": f"malformed message: {type(exc).__name__}: {exc}"})
+            return 1
         if kind == "start":
             try:
                 from .targets import load_adapter
@@ -44,7 +50,6 @@ def main():
                 send({"type": "fatal", "message": f"cannot start target: {type(exc).__name__}: {exc}"})
                 return 1
         elif kind == "run":
-            case = from_wire(message["case"])
             missing = sorted(set(case.get("features", [])) & set(adapter.unsupported_features))
             if missing:
                 send({"type": "result", "seq": message["seq"],

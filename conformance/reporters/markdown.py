@@ -18,9 +18,10 @@ def render_markdown(report):
         f"{report['started']}, {report.get('duration_s') or 0:.1f} s"
         + (" (**interrupted**: the run did not finish)" if report.get("interrupted") else "") + ".",
         "",
-        "| total | pass | fail | error | crash | timeout | unsupported |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {s['total']} | {s['pass']} | {s['fail']} | {s['error']} | {s['crash']} | {s['timeout']} | {s['unsupported']} |",
+        "| total | pass | fail | error | crash | timeout | unsupported | xfail | xpass |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {s['total']} | {s['pass']} | {s['fail']} | {s['error']} | {s['crash']} | {s['timeout']} | {s['unsupported']} "
+        f"| {s.get('xfail', 0)} | {s.get('xpass', 0)} |",
         "",
     ]
     deselected = {k: v for k, v in (report.get("deselected") or {}).items() if v}
@@ -29,10 +30,12 @@ def render_markdown(report):
     by_area = defaultdict(lambda: defaultdict(int))
     for case in report["cases"]:
         by_area[case["id"].split("/")[0]][case["status"]] += 1
-    lines += ["| area | pass | fail | error | crash | timeout | unsupported |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| area | pass | fail | error | crash | timeout | unsupported | xfail | xpass |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for area in sorted(by_area):
         c = by_area[area]
-        lines.append(f"| {area} | {c['pass']} | {c['fail']} | {c['error']} | {c['crash']} | {c['timeout']} | {c['unsupported']} |")
+        lines.append(f"| {area} | {c['pass']} | {c['fail']} | {c['error']} | {c['crash']} | {c['timeout']} | {c['unsupported']} "
+                     f"| {c['xfail']} | {c['xpass']} |")
     lines.append("")
     problems = [c for c in report["cases"] if c["status"] in ("fail", "error", "crash", "timeout")]
     if problems:
@@ -41,6 +44,17 @@ def render_markdown(report):
             where = f" (step {case['step']}, `{case.get('op')}`)" if case.get("step") is not None else ""
             lines.append(f"- **{case['status']}** `{case['id']}`{where}: {_one_line(case.get('message', ''))}")
         lines.append("")
+    for status, title in (("xpass", "Listed as known failures, but passing now (xpass)"),
+                          ("xfail", "Known failures (xfail)")):
+        listed = [c for c in report["cases"] if c["status"] == status]
+        if listed:
+            lines += [f"## {title}", ""]
+            for case in listed:
+                known = case.get("expectation") or {}
+                link = f" ([link]({known['link']}))" if known.get("link") else ""
+                lines.append(f"- `{case['id']}` ({case.get('original_status')}; {known.get('category', '')}): "
+                             f"{_one_line(known.get('reason', ''))}{link}")
+            lines.append("")
     unsupported = [c for c in report["cases"] if c["status"] == "unsupported"]
     if unsupported:
         reasons = defaultdict(int)

@@ -70,6 +70,11 @@ def resolve(name, profile=None):
         return TargetSpec(name, THIRD_PARTY[name], None, "keras3", env=dict(QUIET_ENV))
     if name == "tfjs":
         return TargetSpec(name, profile="keras3", env=dict(QUIET_ENV), command=["node", str(TFJS_HARNESS)])
+    if name.startswith("mutant:"):  # the reference with one planted bug (conformance/mutants.py)
+        from ..mutants import MUTANTS
+        if name[7:] not in MUTANTS:
+            raise UnknownTarget(f"unknown mutant {name[7:]!r}; `conformance mutants --list` names them")
+        return TargetSpec(name, "conformance.mutants:make_adapter", name[7:], "keras3")
     if name.startswith("exec:"):
         command = shlex.split(name[5:])
         if not command:

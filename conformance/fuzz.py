@@ -1,0 +1,3 @@
+"""placeholder"""
+def add_parser(sub):
+    return sub.add_parser("fuzz")

@@ -1,0 +1,198 @@
+"""Golden fixtures: deterministic bytes, the published sample up to date, the JS reader."""
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conformance import fixtures
+from conformance.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+GATE_CASES = ROOT / "tests" / "data" / "gate_cases.yaml"
+PUBLISHED = ROOT / "fixtures"
+READER = ROOT / "examples" / "fixtures-reader-js" / "reader.js"
+NODE = shutil.which("node")
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fixtures") / "gate"
+    assert main(["fixtures", "--out", str(out), "--cases", str(GATE_CASES)]) == 0
+    return out
+
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def test_npy_bytes_are_numpys(tmp_path):
+    for array in [np.zeros((3, 4), "f4"), np.arange(5, dtype="i8"), np.array(2.5), np.ones((2, 3, 4), bool),
+                  np.zeros((0, 3), "f8"), np.full((3, 7), 0.1, "f2")]:
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        assert fixtures.npy_bytes(array) == buffer.getvalue()
+
+
+def test_byte_identical_across_runs_and_places(sample, tmp_path):
+    # A second run in another process, another working directory, another hash seed, the case
+    # file named by a relative path: the same bytes.
+    other = tmp_path / "again"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-m", "conformance", "fixtures", "--out", str(other),
+                    "--cases", os.path.relpath(GATE_CASES, tmp_path)], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
+    first, second = _tree(sample), _tree(other)
+    assert sorted(first) == sorted(second)
+    assert [p for p in first if first[p] != second[p]] == []
+    # Nothing machine-specific inside.
+    text = b"".join(v for k, v in first.items() if k.endswith(".json")).decode("ascii")
+    assert str(ROOT) not in text and str(tmp_path) not in text
+
+
+def test_folder_layout_and_checksums(sample):
+    index = json.loads((sample / "index.json").read_text())
+    assert index["suite"]["version"] and index["count"] == len(index["cases"]) == 17
+    assert index["generated_with"]["cases"] == ["tests/data/gate_cases.yaml"]
+    assert fixtures.verify(sample) == []
+    listed = (sample / "checksums.sha256").read_text().splitlines()
+    files = [p for p in _tree(sample) if p != "checksums.sha256"]
+    assert [line.split("  ", 1)[1] for line in listed] == sorted(files)
+    for line in listed:
+        digest, rel = line.split("  ", 1)
+        assert hashlib.sha256((sample / rel).read_bytes()).hexdigest() == digest
+
+
+def test_manifest_content(sample):
+    index = json.loads((sample / "index.json").read_text())
+    manifests = {c["id"]: json.loads((sample / c["manifest"]).read_text()) for c in index["cases"]}
+    masked = manifests["gate/mask[mask=leading,go_backwards=false]"]
+    call = masked["steps"][-1]
+    assert call["op"] == "call" and set(call["args"]) == {"inputs", "mask", "initial_state", "training"}
+    assert [o["variant"] for o in call["any_of"]] == ["zeros", "initial_state"]
+    assert call["any_of"][1]["reference_choices"] == {"masked_output_before_first_step": "initial_state"}
+    assert masked["tolerance"]["by_dtype"]["float32"] == {"rtol": 2e-05, "atol": 2e-05}
+    ref = call["expected"]["value"][0]["__array__"]
+    assert ref["dtype"] == "float32" and ref["shape"] == [3, 5, 3]
+    case_dir = sample / Path(next(c["manifest"] for c in index["cases"] if c["id"] == masked["id"])).parent
+    from_npy = np.load(case_dir / ref["npy"])
+    from_json = json.loads((case_dir / ref["json"]).read_text())
+    assert from_npy.dtype == np.float32 and from_npy.reshape(-1).tolist() == pytest.approx(from_json["data"])
+    invalid = manifests["gate/invalid_units"]["steps"]
+    assert invalid[0]["expected"]["outcome"] == "raises" and invalid[0]["expected"]["type"] == "ValueError"
+    assert invalid[1]["expected"]["outcome"] == "skipped"
+    literal = manifests["gate/no_bias_sigmoid"]["steps"]
+    assert [s["expected"]["value"] for s in literal if s["op"] == "count_params"] == [15]
+
+
+def test_refuses_to_overwrite_a_foreign_folder(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("mine")
+    assert main(["fixtures", "--out", str(tmp_path), "--cases", str(GATE_CASES), "-k", "invalid_units"]) == 2
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+    assert "refusing" in capsys.readouterr().err
+
+
+def test_published_fixtures_are_up_to_date():
+    """fixtures/ must be what the code generates now; regenerate with the command in the message."""
+    assert (PUBLISHED / "index.json").is_file(), "fixtures/ is missing"
+    problems = fixtures.differences(fixtures.rebuild(PUBLISHED), PUBLISHED)
+    assert not problems, ("fixtures/ drifted from the code and cases ("
+                          + "; ".join(problems[:5]) + f"; {len(problems)} in all). Regenerate: "
+                          "conformance fixtures --out fixtures --regenerate")
+    assert fixtures.verify(PUBLISHED) == []
+
+
+def test_check_mode_reports_drift(sample, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(sample, copy)
+    assert main(["fixtures", "--out", str(copy), "--regenerate", "--check"]) == 0
+    next(copy.rglob("*.npy")).write_bytes(b"changed")
+    assert main(["fixtures", "--out", str(copy), "--regenerate", "--check"]) == 1
+    assert "differs:" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the JavaScript reader
+
+def _node(folder, *extra):
+    return subprocess.run([NODE, str(READER), str(folder), *extra], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@pytest.mark.parametrize("form", ["json", "npy"])
+def test_js_reader_passes(sample, form):
+    result = _node(sample, "--format", form)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "15 checked" in result.stdout and "0 failed" in result.stdout
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_js_reader_passes_on_published_fixtures():
+    result = _node(PUBLISHED)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@pytest.mark.parametrize("form", ["json", "npy"])
+def test_js_reader_reports_a_corrupted_value(sample, tmp_path, form):
+    copy = tmp_path / "corrupt"
+    shutil.copytree(sample, copy)
+    case_id = "gate/forward[activation=tanh,return_sequences=true,go_backwards=true]"
+    index = json.loads((copy / "index.json").read_text())
+    case_dir = copy / Path(next(c["manifest"] for c in index["cases"] if c["id"] == case_id)).parent
+    target = case_dir / "arrays" / f"s3.expected.0.{form}"
+    if form == "json":
+        data = json.loads(target.read_text())
+        data["data"][5] += 0.01
+        target.write_text(json.dumps(data))
+    else:
+        array = np.load(target)
+        array.reshape(-1)[5] += 0.01
+        target.write_bytes(fixtures.npy_bytes(array))
+    # With the checksums left as they were, the reader names the damaged file...
+    result = _node(copy, "--format", form)
+    assert result.returncode == 1
+    assert f"checksum differs: {target.relative_to(copy).as_posix()}" in result.stdout
+    # ...and with checksums recomputed, it names the case whose value is wrong.
+    files = {p.relative_to(copy).as_posix(): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    (copy / "checksums.sha256").write_text(fixtures.checksum_list(files))
+    result = _node(copy, "--format", form)
+    assert result.returncode == 1, result.stdout
+    assert f"FAIL {case_id}" in result.stdout and "1 failed" in result.stdout
+    assert "CHECKSUM" not in result.stdout
+
+
+RANDOM_CASES = """
+cases:
+  - id: rand/initializers
+    description: Initializer-drawn weights and dropout in training give random values, not compared.
+    spec: [{page: keras3, item: dropout, observed: "random"}]
+    layer: {units: 3, dropout: 0.5}
+    arrays:
+      x: {random: uniform, shape: [2, 4, 3], seed: 1}
+    steps:
+      - call: {inputs: x, training: true}
+        expect: {compare: false, shape: [[2, 3]]}
+      - get_weights:
+        expect: {compare: false}
+"""
+
+
+def test_random_values_are_not_stored(tmp_path):
+    """Values a case does not compare (compare: false) are random: only their structure is written."""
+    source = tmp_path / "random.yaml"
+    source.write_text(RANDOM_CASES)
+    first, second = fixtures.build([str(source)]), fixtures.build([str(source)])
+    assert first == second
+    manifest = json.loads(next(v for k, v in first.items() if k.endswith("case.json")))
+    call = next(s for s in manifest["steps"] if s["op"] == "call")
+    assert call["expected"]["compare"] is False
+    assert call["expected"]["value"][0]["__array__"] == {"dtype": "float32", "shape": [2, 3], "not_stored": "not compared"}
+    assert not any("expected" in k for k in first)
