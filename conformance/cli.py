@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .cases import CaseFileError, load_cases
-from .expectations import ExpectationsError, RunExpectations
+from .expectations import ExpectationsError, RunExpectations, expectations_path
 from .progress import Progress
 from .report import Recorder, exit_status
 from .reporters import write_junit, write_markdown
@@ -21,6 +21,8 @@ from .targets import UnknownTarget, builtin_names, resolve
 
 DEFAULT_TARGET = "keras:numpy"
 DEFAULT_REPORT_DIR = "conformance-report"
+# The suite's record of the built-in targets' known deviations from the spec.
+BUNDLED_EXPECTATIONS = Path(__file__).resolve().parent.parent / "expectations"
 
 
 class UsageError(Exception):
@@ -63,6 +65,9 @@ def _parser():
     run.add_argument("--update-expectations", metavar="FILE",
                      help="run with FILE's expectations (if it exists), then rewrite FILE from the run")
     run.add_argument("--strict", action="store_true", help="exit status 1 when a listed case passes (xpass)")
+    run.add_argument("--no-expectations", action="store_true",
+                     help="do not apply the suite's own expectations/<target>.yaml (the known deviations of "
+                          "the built-in targets, applied by default)")
     run.set_defaults(func=cmd_run)
 
     lister = sub.add_parser("list", help="print the id of every case, one a line")
@@ -152,10 +157,19 @@ def cmd_run(args):
     if not chosen:
         raise UsageError(f"no case selected (profile {spec.profile}" + (f", -k {args.keyword!r})" if args.keyword else ")"))
     options = {"cases": args.cases or ["<suite cases>"], "keyword": args.keyword, "timeout": args.timeout, "jobs": args.jobs}
+    implicit = False
+    if args.expectations is None and args.update_expectations is None and not args.no_expectations:
+        bundled = expectations_path(BUNDLED_EXPECTATIONS, spec.name)
+        if bundled.is_file() and args.cases is None:
+            implicit = True
+            args.expectations = str(bundled)
+            print(f"conformance: known deviations of {spec.name} from {bundled} are reported as xfail "
+                  "(--no-expectations to turn this off)", file=sys.stderr)
     known = RunExpectations.from_args(args, spec.name)
     if known:
         options.update(known.options())
         known.warn_unmatched(cases)
+        options["expectations_implicit"] = implicit
     progress = Progress(len(chosen), enabled=not args.quiet)
     recorder = Recorder(args.report_dir, {"name": spec.name, "profile": spec.profile}, options, progress.update)
     runner = Runner(spec, timeout=args.timeout, jobs=args.jobs)

@@ -59,7 +59,8 @@ def load(text):
         line = mark.line + 1 if mark else 0
         problem = exc.problem or str(exc)
         if "could not determine a constructor" in problem:
-            problem = f"tag {exc.problem.split('tag')[-1].strip()} is not allowed (case files hold plain data only)"
+            tag = re.search(r"'([^']*)'", problem)
+            problem = f"tag {tag[1] if tag else '?'} is not allowed (case files hold plain data only)"
         return _raise(line, problem)
     except yaml.YAMLError as exc:
         return _raise(0, str(exc))

@@ -1,0 +1,144 @@
+"""The runner: crashes, hangs and errors of a target become verdicts; the run goes on.
+
+Targets are factory files of tests/data/factories.py wrapping the reference with
+a planted fault. tests/data/three.yaml has four cases; the second has 5 units,
+which is where the abort and hang factories trip.
+"""
+
+import pytest
+
+from conformance.cases import load_cases
+from conformance.runner import Runner, TargetSession, Worker, WorkerFailure
+from conformance.targets import resolve
+from conftest import DATA, assert_reports_agree, factory, load_journal, run_cli, statuses
+
+THREE = DATA / "three.yaml"
+ORDER = ["probe/first", "probe/second", "probe/third", "probe/fourth"]
+
+
+def run_three(tmp_path, target, *extra):
+    proc = run_cli("run", "--target", target, "--cases", THREE, "--timeout", "3", "-o", tmp_path, *extra)
+    report = assert_reports_agree(tmp_path)
+    return proc, report
+
+
+def test_abort_is_a_crash_and_the_next_cases_still_run(tmp_path):
+    proc, report = run_three(tmp_path, factory("abort_on_units_5"))
+    assert proc.returncode == 1, proc.stderr
+    assert statuses(report) == {"probe/first": "pass", "probe/second": "crash",
+                                "probe/third": "pass", "probe/fourth": "pass"}
+    crash = next(c for c in report["cases"] if c["id"] == "probe/second")
+    assert "SIGABRT" in crash["message"]
+    assert report["interrupted"] is False
+    assert [r["id"] for r in load_journal(tmp_path)] == ORDER
+
+
+def test_hang_is_a_timeout_and_the_next_cases_still_run(tmp_path):
+    proc, report = run_three(tmp_path, factory("hang_on_units_5"))
+    assert proc.returncode == 1, proc.stderr
+    assert statuses(report) == {"probe/first": "pass", "probe/second": "timeout",
+                                "probe/third": "pass", "probe/fourth": "pass"}
+    timeout = next(c for c in report["cases"] if c["id"] == "probe/second")
+    assert 3 <= timeout["duration_s"] < 30
+    assert "3" in timeout["message"]
+
+
+def test_raising_target_gives_error_verdicts(tmp_path):
+    proc, report = run_three(tmp_path, factory("always_raises"))
+    assert proc.returncode == 1
+    assert set(statuses(report).values()) == {"error"}
+    assert len(report["cases"]) == 4
+    for case in report["cases"]:
+        assert "RuntimeError" in case["message"] and "planted failure in call" in case["message"]
+        assert case["op"] == "call"
+
+
+def test_target_that_cannot_start_errors_every_case(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise ImportError('this target cannot be imported')\n\ndef make(**c):\n    pass\n")
+    proc, report = run_three(tmp_path / "r", f"{broken}:make")
+    assert proc.returncode == 1
+    assert set(statuses(report).values()) == {"error"} and len(report["cases"]) == 4
+    assert all("could not start" in c["message"] for c in report["cases"])
+    assert "cannot be imported" in proc.stderr
+
+
+def test_passing_factory_target_exits_0(tmp_path):
+    proc, report = run_three(tmp_path, factory("correct"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(statuses(report).values()) == {"pass"}
+
+
+def test_jobs_run_every_case_once(tmp_path):
+    proc, report = run_three(tmp_path, factory("abort_on_units_5"), "-j", "2")
+    assert proc.returncode == 1
+    assert statuses(report) == {"probe/first": "pass", "probe/second": "crash",
+                                "probe/third": "pass", "probe/fourth": "pass"}
+    assert sorted(r["id"] for r in load_journal(tmp_path)) == sorted(ORDER)
+
+
+# --------------------------------------------------------------------------- the API
+
+def test_target_session_restarts_its_worker_after_a_crash():
+    cases = {c.id: c for c in load_cases([THREE])}
+    session = TargetSession(resolve(factory("abort_on_units_5")), timeout=10)
+    try:
+        assert session.run_case(cases["probe/first"]).status == "pass"
+        first_pid = session.worker.process.pid
+        record = session.run_case(cases["probe/second"])
+        assert record.status == "crash"
+        assert session.worker is None or session.worker.process.pid != first_pid
+        assert session.run_case(cases["probe/third"]).status == "pass"
+        assert session.worker.process.pid != first_pid
+    finally:
+        session.close()
+
+
+def test_target_session_restarts_its_worker_after_a_timeout():
+    cases = {c.id: c for c in load_cases([THREE])}
+    session = TargetSession(resolve(factory("hang_on_units_5")), timeout=1.5)
+    try:
+        assert session.run_case(cases["probe/first"]).status == "pass"
+        old = session.worker.process
+        record = session.run_case(cases["probe/second"])
+        assert record.status == "timeout"
+        assert old.poll() is not None          # the hung worker was killed
+        assert session.run_case(cases["probe/fourth"]).status == "pass"
+    finally:
+        session.close()
+
+
+def test_worker_protocol_start_and_stop():
+    worker = Worker(resolve("reference"))
+    info = worker.start()
+    try:
+        assert info["type"] == "started"
+        assert info["implementation"]["name"] == "reference"
+        (case,) = [c for c in load_cases([THREE]) if c.id == "probe/fourth"]
+        reply = worker.run(case.concrete(), 30)
+        assert reply["type"] == "result"
+        assert len(reply["steps"]) == len(case.concrete()["steps"])
+        assert reply["steps"][-1] == {"ok": 32}
+    finally:
+        worker.stop()
+    assert worker.process.poll() == 0
+
+
+def test_worker_that_dies_raises_crash():
+    worker = Worker(resolve(factory("abort_on_units_5")))
+    worker.start()
+    (case,) = [c for c in load_cases([THREE]) if c.id == "probe/second"]
+    with pytest.raises(WorkerFailure) as info:
+        worker.run(case.concrete(), 30)
+    assert info.value.status == "crash"
+    worker.kill()
+
+
+def test_runner_calls_on_record_once_per_case():
+    cases = load_cases([THREE])
+    records = []
+    runner = Runner(resolve(factory("always_raises")), timeout=10, jobs=2)
+    runner.run(cases, records.append)
+    assert sorted(r.id for r in records) == sorted(ORDER)
+    assert {r.status for r in records} == {"error"}
+    assert runner.implementation["name"].endswith("always_raises")
