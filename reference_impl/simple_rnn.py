@@ -69,7 +69,10 @@ class SimpleRNN(LayerNodes):
         if unknown:
             raise ValueError(f"Unrecognized keyword arguments passed to SimpleRNN: {sorted(unknown)}")
         # Spec: "units: Positive integer, dimensionality of the output space."
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+        # Observed: what is not a number is a TypeError; a number that is not a positive integer, a ValueError.
+        if isinstance(units, bool) or not isinstance(units, (int, float, np.integer, np.floating)):
+            raise TypeError(f"`units` must be a positive integer, got {units!r}.")
+        if units <= 0 or int(units) != units or isinstance(units, (float, np.floating)):
             raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, got {units!r}.")
         self.units = int(units)
         self._activation_name, self.activation = activations.get(activation)
@@ -317,6 +320,11 @@ class SimpleRNN(LayerNodes):
     def get_initial_state(self, inputs):
         """Zeros, one state of shape (batch, units) (the tf.keras page's get_initial_state(inputs))."""
         return [np.zeros((np.shape(inputs)[0], self.units))]
+
+    @property
+    def dtype(self):
+        """The dtype of the layer's weights (Keras: the policy's variable dtype)."""
+        return self.variable_dtype
 
     @property
     def variables(self):

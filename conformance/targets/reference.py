@@ -20,8 +20,10 @@ class ReferenceAdapter(KerasSurfaceAdapter):
         return {"reference_impl": conformance.__version__, "numpy": np.__version__}
 
     def observe(self, value):
-        array = np.asarray(value, dtype=np.float64)
-        return Observed(array, self.layer.compute_dtype)
+        array = np.asarray(value)
+        if array.dtype == bool:  # a mask
+            return Observed(array, "bool")
+        return Observed(array.astype(np.float64), self.layer.compute_dtype)
 
     def get_weights(self):
         return [Observed(w, self.layer.variable_dtype) for w in self.layer.get_weights()]
