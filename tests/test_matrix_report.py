@@ -144,3 +144,33 @@ def test_failing_case_page_shows_expected_and_actual(tmp_path):
     assert "expected (reference)" in page and "actual (fake)" in page
     assert "<svg" in page  # the error along the sequence
     check_links(tmp_path / "m")
+
+
+def _chromium():
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium on PATH (Debian: apt-get install chromium)")
+def test_pages_load_in_a_real_headless_browser(matrix, tmp_path):
+    """Chromium loads the index, shows its table, and every page linked from it loads too."""
+    import subprocess
+
+    def dom(page):
+        proc = subprocess.run(
+            [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-500:]
+        return proc.stdout
+
+    out = matrix / "out"
+    index = dom(out / "index.html")
+    assert '<table id="matrix"' in index and "<th>forward</th>" in index
+    for href in sorted(set(parse(out / "index.html").links)):
+        if re.match(r"^[a-z]+:", href) or href.startswith("#") or not href.split("#")[0].endswith(".html"):
+            continue  # other files (matrix.md) are checked to exist by check_links
+        page = dom((out / href.split("#")[0]).resolve())
+        assert "ERR_FILE_NOT_FOUND" not in page and "<table" in page, href
