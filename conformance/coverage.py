@@ -63,10 +63,19 @@ def parse_keras3(text):
             items.append({"page": "keras3", "kind": kind, "name": bullet[1], "sentences": _sentences(bullet[2])})
         elif section == "Example" and stripped:
             example.append(stripped)
+    # Constructor arguments that only the signature names (seed): items with the signature as words.
+    signature = re.search(r"keras\.layers\.SimpleRNN\((.*?)\n\)", text, re.S)
+    named = {i["name"] for i in items}
+    for line in (signature[1].splitlines() if signature else []):
+        arg = re.match(r"\s*(\w+)=", line)
+        if arg and arg[1] not in named:
+            items.append({"page": "keras3", "kind": "argument", "name": arg[1], "sentences": [],
+                          "code": [_normalize(line)]})
     intro = "Fully-connected RNN where the output is to be fed back as the new input."
     items.insert(0, {"page": "keras3", "kind": "class", "name": "SimpleRNN", "sentences": [intro]})
     items.append({"page": "keras3", "kind": "example", "name": "example",
-                  "sentences": [_normalize(s) for s in example if s.startswith("#")]})
+                  "sentences": [_normalize(s) for s in example if s.startswith("#")],
+                  "code": [_normalize(s) for s in example if not s.startswith("#")]})
     return items
 
 
@@ -80,9 +89,14 @@ def parse_keras2(text):
         body = text.split(section, 1)[1]
         body = body.split("\n## ", 1)[0]
         for match in re.finditer(r'<h3 id="(\w+)">.*?</h3>(.*?)(?=<h3 id=|\Z)', body, re.S):
+            code = [_normalize(c) for c in re.findall(r"```(?:python)?(.*?)```", match[2], flags=re.S)]
             prose = re.sub(r"```.*?```", "", match[2], flags=re.S)
             prose = re.sub(r"####\s*\w+:", "", prose)
-            items.append({"page": "keras2", "kind": kind, "name": match[1], "sentences": _sentences(prose)})
+            items.append({"page": "keras2", "kind": kind, "name": match[1], "sentences": _sentences(prose),
+                          "code": code})
+    init = re.search(r'<h2 id="__init__">.*?```(?:python)?(.*?)```', text, re.S)
+    items.append({"page": "keras2", "kind": "method", "name": "__init__", "sentences": [],
+                  "code": [_normalize(line) for line in init[1].splitlines() if line.strip()] if init else []})
     intro = "Fully-connected RNN where the output is to be fed back to input."
     items.insert(0, {"page": "keras2", "kind": "class", "name": "SimpleRNN", "sentences": [intro]})
     return items
@@ -126,7 +140,17 @@ def coverage(cases, spec_dir):
         report_items.append({**{k: item[k] for k in ("page", "kind", "name")}, "cases": cited,
                              "case_count": len(cited), "values": values.get(item["name"], []),
                              "sentences": sentences})
+    # A quote that is on no sentence of its item is a typo or a misattribution.
+    sentences_of = defaultdict(list)
+    for item in items:
+        sentences_of[(item["page"], item["name"])].extend(item["sentences"])
+    for item in items:  # a method's signature is words of the page too
+        sentences_of[(item["page"], item["name"])].extend(item.get("code", []))
+    unmatched = sorted({f"{page} {name} [{cid.split('[')[0]}]: {quote}" for (page, name), pairs in quotes.items()
+                        for quote, cid in pairs
+                        if not any(quote in s or s in quote for s in sentences_of.get((page, name), []))})
     return {
+        "unmatched_quotes": unmatched,
         "items": report_items,
         "summary": {
             "items": len(items), "items_covered": len(items) - len(missing_items),
@@ -168,6 +192,9 @@ def render_markdown(report):
     for item in report["items"]:
         values = ", ".join(item["values"][:8]) + (" ..." if len(item["values"]) > 8 else "")
         lines.append(f"| {item['page']} | {item['kind']} | `{item['name']}` | {item['case_count']} | {values} |")
+    if report["unmatched_quotes"]:
+        lines += ["", "## Quotes found on no sentence of their item", ""]
+        lines += [f"- {q}" for q in report["unmatched_quotes"]]
     if report["missing_items"] or report["missing_sentences"]:
         lines += ["", "## Not covered", ""]
         lines += [f"- item: {m}" for m in report["missing_items"]]

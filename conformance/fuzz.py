@@ -285,14 +285,14 @@ def _candidates(scenario):
     if scenario["observations"]:
         yield variant(lambda s: s.__setitem__("observations", []))
     batch = calls[0]["inputs"].shape[0]
-    if batch > 1:
-        def first_sample(s):
+    for sample in range(batch if batch > 1 else 0):
+        def one_sample(s, sample=sample):
             for c in s["calls"]:
-                c["inputs"] = c["inputs"][:1]
+                c["inputs"] = c["inputs"][sample:sample + 1]
                 for key in ("mask", "initial_state"):
                     if c[key] is not None:
-                        c[key] = c[key][:1]
-        yield variant(first_sample)
+                        c[key] = c[key][sample:sample + 1]
+        yield variant(one_sample)
     for i, c in enumerate(calls):
         if c["inputs"].shape[1] > 1:
             for cut in (slice(1, None), slice(None, -1)):

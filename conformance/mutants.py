@@ -290,7 +290,7 @@ CATALOG = [
            {"get_config": [('"kernel_regularizer": regularizers.serialize(self.kernel_regularizer)', '"kernel_regularizer": None')]},
            area="config"),
     Mutant("units_not_validated", "units=0 or a negative units is accepted",
-           {"__init__": [("or units <= 0:", "or units < -10**9:")]}, area="config"),
+           {"__init__": [("if units <= 0 or", "if False or")]}, area="config"),
     Mutant("unknown_kwargs_accepted", "unknown keyword arguments are silently accepted",
            {"__init__": [("if unknown:", "if False:")]}, area="config"),
     # ------------------------------------------------------------------ losses and constraints

@@ -47,17 +47,29 @@ class LayerNodes:
         return nodes[index]
 
     def _only(self, what):
-        # tf.keras page: "Only applicable if the layer has exactly one input, i.e. if it is
-        # connected to one incoming layer." (observed: the first node otherwise)
+        # Page: "Only applicable if the layer has exactly one input, i.e. if it is connected to one
+        # incoming layer", and "AttributeError: if the layer is connected to more than one incoming layers."
+        nodes = self._nodes()
+        if len(nodes) > 1:
+            raise AttributeError(f"Layer {self.name} has multiple inbound nodes: {what} is ill-defined; "
+                                 f"use get_{what}_at(node_index).")
         return self._node(0, what)[what]
+
+    def _shape(self, what):
+        # Page: input_shape is defined "if all inputs have the same shape", else
+        # "AttributeError: if the layer has no defined input_shape" (likewise for outputs).
+        shapes = {repr(_shape_of(node[what])) for node in self._nodes()}
+        if len(shapes) > 1:
+            raise AttributeError(f"Layer {self.name} has multiple inbound nodes with different {what} shapes.")
+        return _shape_of(self._node(0, what)[what])
 
     # Page: "Retrieves the input tensor(s) of a layer." and its siblings.
     input = property(lambda self: self._only("input"))
     output = property(lambda self: self._only("output"))
     input_mask = property(lambda self: self._only("input_mask"))
     output_mask = property(lambda self: self._only("output_mask"))
-    input_shape = property(lambda self: _shape_of(self._only("input")))
-    output_shape = property(lambda self: _shape_of(self._only("output")))
+    input_shape = property(lambda self: self._shape("input"))
+    output_shape = property(lambda self: self._shape("output"))
 
     def get_input_at(self, node_index):
         return self._node(node_index, "input")["input"]
@@ -76,6 +88,18 @@ class LayerNodes:
 
     def get_output_shape_at(self, node_index):
         return _shape_of(self.get_output_at(node_index))
+
+    def apply(self, inputs, *args, **kwargs):
+        """Page: "Apply the layer on a input. This simply wraps self.__call__."."""
+        return self(inputs, *args, **kwargs)
+
+    def get_losses_for(self, inputs):
+        # Page: "RuntimeError: If called in Eager mode." The reference always runs eagerly.
+        raise RuntimeError("get_losses_for is not available in Eager mode (the reference always is).")
+
+    def get_updates_for(self, inputs):
+        # Page: "RuntimeError: If called in Eager mode." The reference always runs eagerly.
+        raise RuntimeError("get_updates_for is not available in Eager mode (the reference always is).")
 
     @property
     def updates(self):

@@ -1,0 +1,69 @@
+"""Spec coverage: every argument, property, method and sentence of both pages is checked by a case."""
+
+from pathlib import Path
+
+import pytest
+
+from conformance.cases import load_cases
+from conformance.coverage import coverage, find_spec_dir, spec_items
+
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def spec_dir():
+    return find_spec_dir()
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_cases()
+
+
+def test_the_pages_parse_into_their_items(spec_dir):
+    items = spec_items(spec_dir)
+    keras3_arguments = {i["name"] for i in items if i["page"] == "keras3" and i["kind"] == "argument"}
+    assert len(keras3_arguments) == 21 and {"units", "unroll", "seed"} <= keras3_arguments
+    call_arguments = {i["name"] for i in items if i["kind"] == "call argument"}
+    assert call_arguments == {"sequence", "mask", "training", "initial_state"}
+    keras2_arguments = {i["name"] for i in items if i["page"] == "keras2" and i["kind"] == "argument"}
+    assert keras2_arguments == keras3_arguments - {"seed"}
+    methods = {i["name"] for i in items if i["page"] == "keras2" and i["kind"] == "method"}
+    assert {"get_weights", "set_weights", "reset_states", "count_params", "get_input_shape_at"} <= methods
+    set_weights = next(i for i in items if i["name"] == "set_weights")
+    assert "ValueError: If the provided weights list does not match the layer's specifications." in set_weights["sentences"]
+
+
+def test_the_catalog_covers_every_item_and_sentence(catalog, spec_dir):
+    report = coverage(catalog, spec_dir)
+    assert report["missing_items"] == []
+    assert report["missing_sentences"] == []
+    assert report["unmatched_quotes"] == []
+    assert report["summary"]["item_percent"] == 100.0 and report["summary"]["sentence_percent"] == 100.0
+
+
+def test_a_gap_shows(catalog, spec_dir):
+    """Without the cases that cite the keras2 unroll sentences, those sentences are reported missing."""
+    fewer = [c for c in catalog if not any(r["page"] == "keras2" and r["item"] == "unroll" for r in c.spec)]
+    report = coverage(fewer, spec_dir)
+    assert "keras2 unroll: Unrolling is only suitable for short sequences." in report["missing_sentences"]
+    assert "keras2 argument unroll" in report["missing_items"]
+    assert report["summary"]["sentence_percent"] < 100.0
+
+
+def test_a_misquote_shows(catalog, spec_dir):
+    case = next(c for c in catalog if c.id.startswith("forward/core"))
+    case.spec = case.spec + [{"page": "keras3", "item": "units", "sentence": "Negative integer, please."}]
+    try:
+        report = coverage([case], spec_dir)
+    finally:
+        case.spec = case.spec[:-1]
+    assert any("Negative integer, please." in q for q in report["unmatched_quotes"])
+
+
+def test_the_command_writes_both_reports(tmp_path):
+    out = tmp_path / "coverage.md"
+    proc = run_cli("coverage", "--out", out, "--fail-under", "100")
+    assert proc.returncode == 0, proc.stderr
+    assert "items 101/101 (100.0%)" in proc.stdout
+    assert out.read_text().startswith("# Spec coverage") and Path(str(out)[:-3] + ".json").is_file()

@@ -1,0 +1,112 @@
+"""Suite strength: the mutant catalog, the `mutant:NAME` targets and `conformance mutants`.
+
+The kill-rate test runs the whole catalog against every mutant (about a minute
+on two cores): each mutant must be killed by at least one case that passes on
+the reference, and the control (the mutants' copy of the recurrence, unpatched)
+must not be.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from conformance import mutants
+from conformance.cases import load_cases
+from conformance.compare import judge
+from conformance.expected import expected_outcome
+from conformance.steps import run_steps
+from conformance.targets import UnknownTarget, resolve
+from conformance.targets.reference import ReferenceAdapter
+from conftest import CATALOG, run_cli
+from reference_impl import SimpleRNN
+
+
+def test_catalog_has_at_least_40_single_bug_mutants():
+    names = [m.name for m in mutants.CATALOG]
+    assert len(names) >= 40
+    assert len(set(names)) == len(names)
+    for mutant in mutants.CATALOG:
+        assert mutant.description and "\n" not in mutant.description, mutant.name
+        assert mutant.patches or mutant.attributes, mutant.name
+        cls = mutant.layer_class
+        assert issubclass(cls, SimpleRNN) and cls is not SimpleRNN
+
+
+def test_mutants_leave_the_reference_alone():
+    original = {name: SimpleRNN.__dict__[name] for name in vars(SimpleRNN)}
+    for mutant in mutants.CATALOG:
+        mutant.layer_class
+    assert {name: SimpleRNN.__dict__[name] for name in vars(SimpleRNN)} == original
+
+
+def test_mutant_targets_resolve():
+    spec = resolve("mutant:bias_added_twice")
+    assert spec.adapter == "conformance.mutants:make_adapter" and spec.argument == "bias_added_twice"
+    assert spec.profile == "keras3"
+    adapter = mutants.make_adapter("bias_added_twice")
+    assert adapter.name == "mutant:bias_added_twice"
+    with pytest.raises(UnknownTarget, match="unknown mutant"):
+        resolve("mutant:no_such_bug")
+
+
+def test_a_patch_that_no_longer_applies_fails_loudly():
+    broken = mutants.Mutant("broken", "a snippet the reference does not have",
+                            {"count_params": [("this text is not there", "")]})
+    with pytest.raises(LookupError, match="not in"):
+        broken.layer_class
+
+
+def _verdict(layer_class, case):
+    concrete = case.concrete()
+    expected, variants = expected_outcome(concrete)
+    actual = run_steps(ReferenceAdapter(layer_class), concrete)
+    return judge(concrete, expected, actual, variants)
+
+
+def test_control_equals_the_reference_on_forward_cases():
+    cases = load_cases([CATALOG / "forward.yaml"])
+    control = mutants.MUTANTS["control"].layer_class
+    assert all(_verdict(control, case).status == "pass" for case in cases[:40])
+
+
+def test_float16_intermediate_fails_the_float32_tolerance():
+    """The precision mutant proves the float32 tolerance is tight enough (docs/tolerances.md)."""
+    cases = [c for c in load_cases([CATALOG / "forward.yaml"]) if c.id.startswith("forward/core")]
+    layer_class = mutants.MUTANTS["float16_intermediate"].layer_class
+    verdicts = [_verdict(layer_class, case) for case in cases]
+    failing = [v for v in verdicts if v.status == "fail"]
+    assert len(failing) >= len(cases) // 2
+    # The errors are those of float16 rounding: well above the float32 bound, far below a wrong formula.
+    worst = max(v.max_abs_error for v in failing)
+    assert 2e-5 < worst < 0.5
+    assert np.median([v.max_abs_error for v in failing]) > 5 * 2e-5
+
+
+def test_cli_lists_the_mutants():
+    proc = run_cli("mutants", "--list")
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.strip().splitlines()) == len(mutants.CATALOG)
+
+
+def test_cli_survivor_exit_status_and_message():
+    # forward.yaml has no stateful case, so this mutant survives it.
+    proc = run_cli("mutants", "--cases", CATALOG / "forward.yaml", "-m", "stateful_not_carried",
+                   "-m", "bias_added_twice", "-q")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "kill rate: 1/2 mutants killed (50.0%)" in proc.stdout
+    assert "SURVIVED mutant:stateful_not_carried: no case detects: a stateful layer does not carry" in proc.stdout
+
+
+@pytest.mark.slow
+def test_kill_rate_is_100_percent(tmp_path):
+    report = tmp_path / "mutants.json"
+    proc = run_cli("mutants", "--jobs", "2", "-q", "--json", report, timeout=900)
+    results = json.loads(report.read_text())
+    survivors = [m["name"] for m in results["mutants"] if not m["killed"] and m["name"] != "control"]
+    assert survivors == [], proc.stdout
+    control = next(m for m in results["mutants"] if m["name"] == "control")
+    assert not control["killed"], f"the control is killed: {control}"
+    assert results["kill_rate"] == 100.0
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(100.0%)" in proc.stdout
