@@ -466,8 +466,15 @@ def test_recurrent_dropout_one_mask_per_call():
 
 # --------------------------------------------------------------------------- construction
 
+@pytest.mark.parametrize("kwargs", [{"units": "3"}, {"units": True}, {"units": None}])
+def test_units_that_are_not_numbers_raise_type_error(kwargs):
+    # Observed on every Keras: '<=' not supported between instances of 'str' and 'int'.
+    with pytest.raises(TypeError):
+        SimpleRNN(**kwargs)
+
+
 @pytest.mark.parametrize("kwargs", [
-    {"units": 0}, {"units": -1}, {"units": 1.5}, {"units": "3"}, {"units": True}, {"units": None},
+    {"units": 0}, {"units": -1}, {"units": 1.5},
     {"units": 2, "activation": "no_such_activation"},
     {"units": 2, "kernel_initializer": "no_such_initializer"},
     {"units": 2, "recurrent_initializer": {"class_name": "Nope", "config": {}}},
