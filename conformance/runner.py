@@ -67,9 +67,17 @@ class Worker:
 
     def run(self, case, timeout):
         """Send one case; return the decoded result message or raise WorkerFailure."""
+        self.send_case(case)
+        return self.result(case, timeout)
+
+    def send_case(self, case):
+        """Send a concrete case (its expectations stay here); the worker starts on it at once."""
         wire = to_wire({k: v for k, v in case.items()})
         wire["steps"] = [{"op": s["op"], "args": s["args"]} for s in wire["steps"]]
         self._send({"type": "run", "seq": 1, "case": wire})
+
+    def result(self, case, timeout):
+        """Wait for the result of the case sent last."""
         reply = self._receive(timeout, f"running {case['id']}")
         if reply.get("type") == "fatal":
             self.kill()
@@ -175,12 +183,13 @@ class Record:
         return out
 
 
-def evaluate(case, reply):
-    """The verdict for a case from a worker's reply (expected values computed here)."""
+def evaluate(case, reply, expected=None):
+    """The verdict for a case from a worker's reply; `expected` is expected_outcome(case.concrete()),
+    computed here when not given."""
     concrete = case.concrete()
     if "unsupported" in reply:
         return Verdict("unsupported", reply["unsupported"])
-    expected, variants = expected_outcome(concrete)
+    expected, variants = expected or expected_outcome(concrete)
     return judge(concrete, expected, reply["steps"], variants)
 
 
@@ -205,7 +214,13 @@ class TargetSession:
             return Record(case.id, "error", 0.0, {"message": self.start_error}, tags)
         try:
             sent = time.perf_counter()
-            reply = self.worker.run(case.concrete(), self.timeout)
+            self.worker.send_case(case.concrete())
+            # The reference plays the case here while the target plays it in its worker.
+            try:
+                expected, harness_error = expected_outcome(case.concrete()), None
+            except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
+                expected, harness_error = None, exc
+            reply = self.worker.result(case.concrete(), self.timeout)
             # The time spent in the implementation's own calls, as the worker measured it.
             target_s = reply.get("elapsed_s", time.perf_counter() - sent)
         except WorkerFailure as exc:
@@ -213,7 +228,9 @@ class TargetSession:
             self.worker = None  # a fresh one for the next case
             return Record(case.id, exc.status, time.perf_counter() - started, {"message": exc.message}, tags)
         try:
-            verdict = evaluate(case, reply)
+            if harness_error is not None:
+                raise harness_error
+            verdict = evaluate(case, reply, expected)
         except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
             verdict = Verdict("error", f"the suite could not judge this case: {type(exc).__name__}: {exc}")
         return Record(case.id, verdict.status, time.perf_counter() - started, verdict.to_dict(), tags, target_s)
