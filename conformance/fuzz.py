@@ -87,7 +87,9 @@ def scenarios(profile="keras3"):
             if draw(st.booleans()):
                 drawn["mask"] = np.asarray(draw(st.lists(st.booleans(), min_size=batch * timesteps,
                                                          max_size=batch * timesteps)), dtype=bool).reshape(batch, timesteps)
-            if draw(st.booleans()):
+            # Under keras2, a stateful layer given an initial_state is implementation-defined in a
+            # way the reference cannot compute (tf_keras keeps a non-zero stored state): not drawn.
+            if draw(st.booleans()) and not (profile == "keras2" and layer["stateful"]):
                 drawn["initial_state"] = draw(grid((batch, units), 8, 0.25))
             if layer["stateful"]:
                 drawn["reset"] = draw(st.booleans())

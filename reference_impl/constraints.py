@@ -6,6 +6,8 @@ matrix", and likewise for recurrent_kernel and bias.
 
 import numpy as np
 
+from .registry import lookup, serialize  # noqa: F401 - serialize is part of this module's surface
+
 _EPSILON = 1e-7  # Keras's backend epsilon, used to avoid dividing by zero.
 
 
@@ -68,16 +70,7 @@ _SHORT_NAMES = {"non_neg": "NonNeg", "max_norm": "MaxNorm",
 
 
 def get(identifier):
+    """None, a short name, or {"class_name": ..., "config": {...}}."""
     if identifier is None:
         return None
-    if isinstance(identifier, str) and identifier in _SHORT_NAMES:
-        return _CLASSES[_SHORT_NAMES[identifier]]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        return _CLASSES[identifier["class_name"]](**identifier.get("config", {}))
-    raise ValueError(f"Unknown constraint: {identifier!r}")
-
-
-def serialize(constraint):
-    if constraint is None:
-        return None
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    return lookup("constraint", identifier, _CLASSES, _SHORT_NAMES)

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from .registry import lookup, serialize  # noqa: F401 - serialize is part of this module's surface
+
 
 def _fans(shape):
     # Keras: for a 2D (fan_in, fan_out) matrix; for a vector both fans are its length.
@@ -159,12 +161,4 @@ _SHORT_NAMES = {
 
 def get(identifier):
     """A short name ("orthogonal"), or {"class_name": "Orthogonal", "config": {...}}."""
-    if isinstance(identifier, str) and identifier in _SHORT_NAMES:
-        return _CLASSES[_SHORT_NAMES[identifier]]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        return _CLASSES[identifier["class_name"]](**identifier.get("config", {}))
-    raise ValueError(f"Unknown initializer: {identifier!r}")
-
-
-def serialize(initializer):
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return lookup("initializer", identifier, _CLASSES, _SHORT_NAMES)

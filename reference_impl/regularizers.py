@@ -6,6 +6,8 @@ matrix", and likewise for recurrent_kernel, bias and the activity.
 
 import numpy as np
 
+from .registry import lookup, serialize  # noqa: F401 - serialize is part of this module's surface
+
 
 class L1L2:
     """penalty(w) = l1 * sum(|w|) + l2 * sum(w ** 2)."""
@@ -43,17 +45,7 @@ _SHORT_NAMES = {"l1": "L1", "l2": "L2", "l1_l2": "L1L2"}
 
 
 def get(identifier):
-    """None, a short name ("l2"), or {"class_name": "L2", "config": {...}}."""
+    """None, a short name, or {"class_name": ..., "config": {...}}."""
     if identifier is None:
         return None
-    if isinstance(identifier, str) and identifier in _SHORT_NAMES:
-        return _CLASSES[_SHORT_NAMES[identifier]]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        return _CLASSES[identifier["class_name"]](**identifier.get("config", {}))
-    raise ValueError(f"Unknown regularizer: {identifier!r}")
-
-
-def serialize(regularizer):
-    if regularizer is None:
-        return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return lookup("regularizer", identifier, _CLASSES, _SHORT_NAMES)
