@@ -13,7 +13,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-SPEC_DIR_CANDIDATES = ("../shared/spec", "shared/spec")
+# The suite's own copy of the two pages comes first; a checkout beside a shared/ folder also works.
+SPEC_DIR_CANDIDATES = ("spec", "../shared/spec", "shared/spec")
 PAGES = {"keras3": "keras3-SimpleRNN.md", "keras2": "tf-keras-r1.11-SimpleRNN.md"}
 
 

@@ -67,3 +67,15 @@ def test_the_command_writes_both_reports(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "items 101/101 (100.0%)" in proc.stdout
     assert out.read_text().startswith("# Spec coverage") and Path(str(out)[:-3] + ".json").is_file()
+
+
+def test_the_suite_copy_of_the_spec_matches_the_shared_pages():
+    """spec/ is the suite's copy of the two pages; where the project's shared/ is beside the
+    checkout, the copy must not have drifted from it."""
+    repo = Path(__file__).resolve().parents[1]
+    shared = repo.parent / "shared" / "spec"
+    copies = sorted((repo / "spec").glob("*.md"))
+    assert [p.name for p in copies] == ["README.md", "keras3-SimpleRNN.md", "tf-keras-r1.11-SimpleRNN.md"]
+    if shared.is_dir():
+        for page in copies:
+            assert page.read_bytes() == (shared / page.name).read_bytes(), f"spec/{page.name} drifted from {shared}"
