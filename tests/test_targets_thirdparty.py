@@ -161,10 +161,15 @@ def tfjs_installed():
     """The tfjs harness's npm packages, installed from its lock file on first use."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.fail("the tfjs target needs Node.js and npm on PATH")
+    import fcntl
+
     folder = Path(TFJS_HARNESS).parent
-    if not (folder / "node_modules" / "@tensorflow" / "tfjs").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, check=True,
-                       timeout=900)
+    # pytest-xdist workers share the folder: one installs while the others wait for it.
+    with open(folder / ".npm-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "node_modules" / "@tensorflow" / "tfjs" / "package.json").is_file():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, check=True,
+                           timeout=900)
 
 
 def test_tfjs(cases, tfjs_installed):
