@@ -91,6 +91,8 @@ def _parser():
     _add_case_options(matrix)
     matrix.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per case (default {DEFAULT_TIMEOUT:g})")
     matrix.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    matrix.add_argument("--failing-pages-only", action="store_true",
+                        help="drill-down pages only for the cases that did not pass (a smaller matrix to publish)")
     matrix.set_defaults(func=cmd_matrix)
 
     cover = sub.add_parser("coverage", help="write the spec coverage report: what checks each argument, method and sentence")

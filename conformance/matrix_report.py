@@ -131,7 +131,7 @@ def main(args):
             if report.get("start_error"):
                 print(f"conformance: {report['start_error']}")
             dirs.append(folder)
-    index = build(dirs, out)
+    index = build(dirs, out, all_pages=not getattr(args, "failing_pages_only", False))
     print(f"matrix of {len(dirs)} targets: {index} and {out / 'matrix.md'}")
     return 0
 
@@ -166,8 +166,10 @@ class Target:
         self.observations = json.loads(path.read_text(encoding="utf-8"))["cases"] if path.is_file() else {}
 
 
-def build(folders, out):
-    """Write the HTML pages and matrix.md from report folders; return the index path."""
+def build(folders, out, all_pages=True):
+    """Write the HTML pages and matrix.md from report folders; return the index path.
+    With all_pages=False only the cases that did not pass or were unsupported get a drill-down page
+    (what a published matrix keeps)."""
     import jinja2
 
     out = Path(out)
@@ -195,21 +197,32 @@ def build(folders, out):
         for cid in sorted(t.cases):
             record = t.cases[cid]
             page = f"{slug(cid)}.html"
+            if not all_pages and record["status"] in ("pass", "unsupported", "xfail"):
+                rows.append({"record": record, "area": area(cid), "href": None})
+                continue
             rows.append({"record": record, "area": area(cid), "href": f"../cases/{t.slug}/{page}"})
             detail = catalog.detail(t.report, cid, record, t.observations.get(cid))
             (case_dir / page).write_text(env.get_template("matrix_case.html").render(
                 target=t, record=record, detail=detail), encoding="utf-8")
         (out / "targets" / f"{t.slug}.html").write_text(env.get_template("matrix_target.html").render(
             target=t, rows=rows, totals=totals[t.slug], columns=COLUMNS), encoding="utf-8")
-    (out / "matrix.md").write_text(markdown(targets, areas, table, totals), encoding="utf-8")
+    (out / "matrix.md").write_text(markdown(targets, areas, table, totals, out), encoding="utf-8")
     return index
 
 
-def markdown(targets, areas, table, totals):
+def _relative(folder, out):
+    """A report folder as the matrix names it: relative to the matrix when it is inside it."""
+    try:
+        return str(Path(folder).resolve().relative_to(Path(out).resolve())) if out else str(folder)
+    except ValueError:
+        return str(folder)
+
+
+def markdown(targets, areas, table, totals, out=None):
     head = "| area | " + " | ".join(f"{t.name} (pass/fail/unsupported/other)" for t in targets) + " |"
     lines = ["# Conformance matrix", "",
              "Counts are pass / fail / unsupported / other (error, crash, timeout). "
-             "Built from report.json files: " + ", ".join(f"`{t.folder}`" for t in targets) + ".", "",
+             "Built from report.json files: " + ", ".join(f"`{_relative(t.folder, out)}`" for t in targets) + ".", "",
              head, "|" + "---|" * (len(targets) + 1)]
     for a in areas + ["total"]:
         counts = totals if a == "total" else table[a]

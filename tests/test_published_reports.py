@@ -1,0 +1,49 @@
+"""The published matrix (reports/matrix) is what a fresh run gives.
+
+Regenerate it after changing cases or targets:
+    conformance matrix -q --failing-pages-only --out reports/matrix \\
+        --targets reference,keras:numpy,keras:tensorflow,keras:jax,keras:torch,tf_keras,torch,flax,onnx,tfjs
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance import matrix_report
+from conformance.cases import load_cases
+from conformance.runner import Runner
+from conformance.select import select
+from conformance.targets import resolve
+
+PUBLISHED = Path(__file__).resolve().parents[1] / "reports" / "matrix"
+
+
+def published(name):
+    for folder in sorted((PUBLISHED / "reports").iterdir()):
+        report = json.loads((folder / "report.json").read_text())
+        if report["target"]["name"] == name:
+            return report
+    raise AssertionError(f"no published report for {name}")
+
+
+@pytest.mark.parametrize("name", ["reference", "keras:numpy"])
+def test_a_fresh_run_gives_the_published_verdicts(name):
+    spec = resolve(name)
+    cases, _ = select(load_cases(), profile=spec.profile)
+    records = []
+    Runner(spec, timeout=120).run(cases, records.append)
+    fresh = {r.id: r.status for r in records}
+    old = {c["id"]: c["status"] for c in published(name)["cases"]}
+    assert fresh == old, sorted(set(fresh.items()) ^ set(old.items()))[:10]
+
+
+def test_the_published_matrix_is_built_from_the_published_reports(tmp_path):
+    folders = [PUBLISHED / "reports" / line.strip("` ,.")[len("reports/"):]
+               for line in (PUBLISHED / "matrix.md").read_text().split("Built from report.json files: ")[1]
+               .split("\n")[0].split(", ")]
+    matrix_report.build(folders, tmp_path, all_pages=False)
+    assert (tmp_path / "matrix.md").read_text().split("\n", 4)[4] == (PUBLISHED / "matrix.md").read_text().split("\n", 4)[4]
+    names = [json.loads((f / "report.json").read_text())["target"]["name"] for f in folders]
+    assert names == ["reference", "keras:numpy", "keras:tensorflow", "keras:jax", "keras:torch", "tf_keras",
+                     "torch", "flax", "onnx", "tfjs"]
