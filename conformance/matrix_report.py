@@ -342,8 +342,8 @@ def error_plot(expected, actual, width=360, height=120):
         return None
     with np.errstate(invalid="ignore"):
         err = np.abs(a.array.astype(np.float64) - e.array.astype(np.float64))
-    err = np.where(np.isfinite(err), err, np.nan)
-    per_step = np.nanmax(err, axis=(0, 2)) if np.isfinite(err).any() else None
+    # The largest finite error at each step (a step with none finite plots as zero).
+    per_step = np.where(np.isfinite(err), err, 0.0).max(axis=(0, 2)) if np.isfinite(err).any() else None
     if per_step is None or len(per_step) < 2:
         return None
     top = float(np.nanmax(per_step)) or 1.0
