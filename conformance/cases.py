@@ -8,10 +8,11 @@ steps whose arrays are NumPy arrays.
 
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
+import fastjsonschema
 import jsonschema
 
 from . import arrays, matrix, yamlfile
@@ -80,14 +81,26 @@ def _schema():
     return json.loads(text)
 
 
-_VALIDATOR = None
-
-
+@cache
 def _validator():
-    global _VALIDATOR
-    if _VALIDATOR is None:
-        _VALIDATOR = jsonschema.Draft202012Validator(_schema())
-    return _VALIDATOR
+    """jsonschema's validator: the one that explains what is wrong, with the path."""
+    return jsonschema.Draft202012Validator(_schema())
+
+
+@cache
+def _fast_check():
+    """The same schema compiled to Python (fastjsonschema): a quick yes for the valid documents,
+    which are nearly all of them; anything it refuses goes to `_validator` for the explanation."""
+    return fastjsonschema.compile(_schema())
+
+
+def schema_errors(document):
+    """jsonschema's errors for a document, [] when it is valid."""
+    try:
+        _fast_check()(document)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        return list(_validator().iter_errors(document))
 
 
 def case_files(paths=None):
@@ -138,7 +151,7 @@ def load_file(path):
     # The file's frame (top-level keys, defaults) is checked before any case is expanded.
     frame = {k: v for k, v in raw.items() if k != "cases"}
     frame["cases"] = [{}]
-    for error in _validator().iter_errors(frame):
+    for error in schema_errors(frame):
         if list(error.absolute_path)[:1] != ["cases"]:
             path = list(error.absolute_path) + _unexpected_key(error)
             problems.append(Problem(display, yamlfile.line_of(raw, path), None, _message(error)))
@@ -163,7 +176,7 @@ def load_file(path):
             continue
         reported = set()  # a matrix entry reports each of its problems once
         for case_dict, variables in expanded:
-            errors = list(_validator().iter_errors({"cases": [case_dict]}))
+            errors = schema_errors({"cases": [case_dict]})
             for error in errors:
                 path = list(error.absolute_path)[2:] + _unexpected_key(error)
                 problem = Problem(display, yamlfile.line_of(entry, path) or line, case_id, _message(error))

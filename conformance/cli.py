@@ -10,15 +10,11 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .cases import CaseFileError, load_cases
-from .expectations import ExpectationsError, RunExpectations, expectations_path
-from .progress import Progress
-from .report import Recorder, exit_status
-from .reporters import write_junit, write_markdown
-from .runner import DEFAULT_TIMEOUT, Runner
-from .select import KeywordError, select
 from .targets import UnknownTarget, builtin_names, resolve
 
+# Only what parsing needs is imported up front: `conformance run` starts the target's
+# workers first, and imports the rest while they load their framework.
+DEFAULT_TIMEOUT = 60.0  # seconds per case (conformance.runner.DEFAULT_TIMEOUT)
 DEFAULT_TARGET = "keras:numpy"
 DEFAULT_REPORT_DIR = "conformance-report"
 # The suite's record of the built-in targets' known deviations from the spec.
@@ -34,19 +30,42 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, UnknownTarget, KeywordError, ExpectationsError) as exc:
+    except _usage_errors() as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return 2
-    except CaseFileError as exc:
+    except _case_file_error() as exc:
         for problem in exc.problems:
             print(f"conformance: case file error: {problem}", file=sys.stderr)
         return 2
 
 
+# The except clauses name these only when an exception arrives, so their modules load lazily.
+def _usage_errors():
+    from .expectations import ExpectationsError
+    from .select import KeywordError
+
+    return (UsageError, UnknownTarget, KeywordError, ExpectationsError)
+
+
+def _case_file_error():
+    from .cases import CaseFileError
+
+    return CaseFileError
+
+
+def _command(module, function):
+    """A subcommand whose module is imported when it runs."""
+    def run(args):
+        import importlib
+
+        return getattr(importlib.import_module(f"conformance.{module}"), function)(args)
+    return run
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="conformance", description="Conformance suite for the Keras SimpleRNN layer.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    top = argparse.ArgumentParser(prog="conformance", description="Conformance suite for the Keras SimpleRNN layer.")
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the cases against a target and write reports")
     run.add_argument("--target", "-t", default=DEFAULT_TARGET,
@@ -103,14 +122,58 @@ def _parser():
                        help="exit 1 when items or sentences are covered below PERCENT")
     cover.set_defaults(func=cmd_coverage)
 
-    from . import diff, fixtures, merge
-    fixtures.add_parser(sub, _add_case_options)
-    diff.add_parser(sub)
-    merge.add_parser(sub)
-    from . import fuzz, mutants  # suite strength: docs/tolerances.md, conformance/mutants.py, conformance/fuzz.py
-    mutants.add_parser(sub, _add_case_options).set_defaults(func=cmd_mutants)
-    fuzz.add_parser(sub).set_defaults(func=cmd_fuzz)
-    return parser
+    # Golden fixtures, run diffs and merges: conformance/fixtures.py, diff.py, merge.py.
+    fix = sub.add_parser("fixtures", help="write golden fixtures (JSON manifests, .npy and JSON arrays) for "
+                         "implementers in any language")
+    fix.add_argument("--out", "-o", required=True, metavar="DIR", help="the fixture folder to write (or check)")
+    _add_case_options(fix)
+    fix.add_argument("--profile", choices=("keras2", "keras3"), help="only cases of this profile")
+    fix.add_argument("--check", action="store_true",
+                     help="write nothing: exit 1 when DIR differs from what would be written")
+    fix.add_argument("--regenerate", action="store_true",
+                     help="use the selection DIR/index.json records (its --cases, -k, --profile)")
+    fix.set_defaults(func=_command("fixtures", "cmd_fixtures"))
+
+    differ = sub.add_parser("diff", help="compare two report.json files (or report folders) case by case; "
+                            "exit 1 on regressions")
+    differ.add_argument("old", help="the baseline: report.json or a report folder")
+    differ.add_argument("new", help="the run to judge: report.json or a report folder")
+    differ.add_argument("--markdown", metavar="FILE", help="also write the summary as Markdown (e.g. for a PR comment)")
+    differ.add_argument("--json", metavar="FILE", help="also write the differences as JSON")
+    differ.add_argument("--limit", type=int, default=50, help="cases listed per section (default 50)")
+    differ.set_defaults(func=_command("diff", "cmd_diff"))
+
+    merger = sub.add_parser("merge", help="merge the report folders of several runs (one per target) into one")
+    merger.add_argument("sources", nargs="*", metavar="REPORT", help="report folders or report.json files")
+    merger.add_argument("--from-reports", action="append", default=[], metavar="DIR1,DIR2",
+                        help="report folders, comma-separated (repeatable); a folder with report folders below it")
+    merger.add_argument("--out", "-o", required=True, metavar="DIR", help="where the merged report goes")
+    merger.add_argument("--rename-duplicates", action="store_true", help="keep a target seen twice, as NAME-2")
+    merger.add_argument("--gate", action="store_true", help="exit 1 when a case failed in any target")
+    merger.set_defaults(func=_command("merge", "cmd_merge"))
+
+    # Suite strength: docs/tolerances.md, conformance/mutants.py, conformance/fuzz.py.
+    mutate = sub.add_parser("mutants", help="run the suite against every mutant of the reference and print the kill rate")
+    _add_case_options(mutate)
+    mutate.add_argument("--jobs", "-j", type=int, default=2, help="mutants run at once, one worker each (default 2)")
+    mutate.add_argument("--mutant", "-m", action="append", metavar="NAME", help="only this mutant (repeatable)")
+    mutate.add_argument("--timeout", type=float, default=60.0, help="seconds per case (default 60)")
+    mutate.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    mutate.add_argument("--list", action="store_true", help="list the mutants and their bugs, run nothing")
+    mutate.add_argument("--quiet", "-q", action="store_true", help="no line per mutant while running")
+    mutate.set_defaults(func=cmd_mutants)
+
+    fuzzer = sub.add_parser("fuzz", help="differential fuzzing of a target against the reference (Hypothesis)")
+    fuzzer.add_argument("--target", "-t", required=True, help="the target, e.g. keras:jax or mutant:mask_ignored")
+    fuzzer.add_argument("--examples", "-n", type=int, default=100, help="scenarios to draw (default 100)")
+    fuzzer.add_argument("--seed", "-s", type=int, default=0, help="Hypothesis seed: the same seed replays the same run (default 0)")
+    fuzzer.add_argument("--out", "-o", default=str(Path(__file__).resolve().parent.parent / "cases" / "found"),
+                        help="folder for the case file of a disagreement (default cases/found/)")
+    fuzzer.add_argument("--max-shrinks", type=int, default=300, help="target runs spent on shrinking at most (default 300)")
+    fuzzer.add_argument("--timeout", type=float, default=60.0, help="seconds per scenario (default 60)")
+    fuzzer.add_argument("--profile", choices=("keras2", "keras3"), help="the profile of a factory or exec target")
+    fuzzer.set_defaults(func=cmd_fuzz)
+    return top
 
 
 def _add_case_options(parser):
@@ -121,6 +184,9 @@ def _add_case_options(parser):
 
 
 def cmd_list(args):
+    from .cases import load_cases
+    from .select import select
+
     cases = load_cases(args.cases)
     chosen, _ = select(cases, keyword=args.keyword, profile=args.profile)
     for case in chosen:
@@ -154,6 +220,25 @@ def cmd_run(args):
     spec = resolve(args.target, profile=args.profile)
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    from .runner import Runner
+
+    # The workers import their framework while the case files are read.
+    runner = Runner(spec, timeout=args.timeout, jobs=args.jobs)
+    runner.launch()
+    try:
+        return _run(args, spec, runner)
+    finally:
+        runner.close()
+
+
+def _run(args, spec, runner):
+    from .cases import load_cases
+    from .expectations import RunExpectations, expectations_path
+    from .progress import Progress
+    from .report import Recorder, exit_status
+    from .reporters import write_junit, write_markdown
+    from .select import select
+
     cases = load_cases(args.cases)
     chosen, deselected = select(cases, keyword=args.keyword, profile=spec.profile)
     if not chosen:
@@ -174,7 +259,6 @@ def cmd_run(args):
         options["expectations_implicit"] = implicit
     progress = Progress(len(chosen), enabled=not args.quiet)
     recorder = Recorder(args.report_dir, {"name": spec.name, "profile": spec.profile}, options, progress.update)
-    runner = Runner(spec, timeout=args.timeout, jobs=args.jobs)
     started, interrupted = time.perf_counter(), False
     with progress:
         try:
@@ -202,6 +286,7 @@ def cmd_run(args):
 def cmd_coverage(args):
     import json
 
+    from .cases import load_cases
     from .coverage import SpecNotFound, coverage, find_spec_dir, render_markdown
 
     try:

@@ -154,17 +154,6 @@ def diff(old_path, new_path):
     return compare(old, new), several, old_targets, new_targets
 
 
-def add_parser(sub):
-    parser = sub.add_parser("diff", help="compare two report.json files (or report folders) case by case; "
-                                         "exit 1 on regressions")
-    parser.add_argument("old", help="the baseline: report.json or a report folder")
-    parser.add_argument("new", help="the run to judge: report.json or a report folder")
-    parser.add_argument("--markdown", metavar="FILE", help="also write the summary as Markdown (e.g. for a PR comment)")
-    parser.add_argument("--json", metavar="FILE", help="also write the differences as JSON")
-    parser.add_argument("--limit", type=int, default=50, help="cases listed per section (default 50)")
-    parser.set_defaults(func=cmd_diff)
-
-
 def cmd_diff(args):
     try:
         result, several, old_targets, new_targets = diff(args.old, args.new)

@@ -397,19 +397,6 @@ def total_size(files):
 
 # --------------------------------------------------------------------------- command line
 
-def add_parser(sub, add_case_options):
-    parser = sub.add_parser("fixtures", help="write golden fixtures (JSON manifests, .npy and JSON arrays) for "
-                                             "implementers in any language")
-    parser.add_argument("--out", "-o", required=True, metavar="DIR", help="the fixture folder to write (or check)")
-    add_case_options(parser)
-    parser.add_argument("--profile", choices=("keras2", "keras3"), help="only cases of this profile")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing: exit 1 when DIR differs from what would be written")
-    parser.add_argument("--regenerate", action="store_true",
-                        help="use the selection DIR/index.json records (its --cases, -k, --profile)")
-    parser.set_defaults(func=cmd_fixtures)
-
-
 def cmd_fixtures(args):
     import sys
 

@@ -387,18 +387,6 @@ def replay(path, target):
 
 # --------------------------------------------------------------------------- the command
 
-def add_parser(sub):
-    parser = sub.add_parser("fuzz", help="differential fuzzing of a target against the reference (Hypothesis)")
-    parser.add_argument("--target", "-t", required=True, help="the target, e.g. keras:jax or mutant:mask_ignored")
-    parser.add_argument("--examples", "-n", type=int, default=100, help="scenarios to draw (default 100)")
-    parser.add_argument("--seed", "-s", type=int, default=0, help="Hypothesis seed: the same seed replays the same run (default 0)")
-    parser.add_argument("--out", "-o", default=str(DEFAULT_OUT), help="folder for the case file of a disagreement (default cases/found/)")
-    parser.add_argument("--max-shrinks", type=int, default=300, help="target runs spent on shrinking at most (default 300)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per scenario (default 60)")
-    parser.add_argument("--profile", choices=("keras2", "keras3"), help="the profile of a factory or exec target")
-    return parser
-
-
 def main(args):
     """Exit 0 when the target agrees with the reference on every scenario, 1 when a disagreement was found."""
     if args.examples < 1:

@@ -127,17 +127,6 @@ def write_junit(out, targets):
     tree.write(Path(out) / "junit.xml", encoding="utf-8", xml_declaration=True)
 
 
-def add_parser(sub):
-    parser = sub.add_parser("merge", help="merge the report folders of several runs (one per target) into one")
-    parser.add_argument("sources", nargs="*", metavar="REPORT", help="report folders or report.json files")
-    parser.add_argument("--from-reports", action="append", default=[], metavar="DIR1,DIR2",
-                        help="report folders, comma-separated (repeatable); a folder with report folders below it")
-    parser.add_argument("--out", "-o", required=True, metavar="DIR", help="where the merged report goes")
-    parser.add_argument("--rename-duplicates", action="store_true", help="keep a target seen twice, as NAME-2")
-    parser.add_argument("--gate", action="store_true", help="exit 1 when a case failed in any target")
-    parser.set_defaults(func=cmd_merge)
-
-
 def cmd_merge(args):
     sources = [s for group in args.from_reports for s in group.split(",") if s] + list(args.sources)
     if not sources:

@@ -429,18 +429,6 @@ def kill_run(cases, names=None, jobs=2, timeout=60.0, on_result=None):
 
 # --------------------------------------------------------------------------- the command
 
-def add_parser(sub, add_case_options):
-    parser = sub.add_parser("mutants", help="run the suite against every mutant of the reference and print the kill rate")
-    add_case_options(parser)
-    parser.add_argument("--jobs", "-j", type=int, default=2, help="mutants run at once, one worker each (default 2)")
-    parser.add_argument("--mutant", "-m", action="append", metavar="NAME", help="only this mutant (repeatable)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per case (default 60)")
-    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    parser.add_argument("--list", action="store_true", help="list the mutants and their bugs, run nothing")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no line per mutant while running")
-    return parser
-
-
 def main(args):
     """`conformance mutants`: exit 0 when every mutant is killed (and the control is not), else 1."""
     import json

@@ -9,6 +9,7 @@ goes to the recorder before the next one starts.
 
 import os
 import queue
+from collections import deque
 import selectors
 import signal
 import subprocess
@@ -45,15 +46,26 @@ class Worker:
         self.info = None
         self._buffer = b""
         self._stderr = None
+        self._selector = None
 
     def start(self):
+        """Start the process and wait until it has loaded its implementation."""
+        self.launch()
+        return self.await_started()
+
+    def launch(self):
+        """Start the process and send `start`; it loads its implementation while the caller goes on."""
         command = self.spec.command or [sys.executable, "-m", "conformance.worker"]
         self._stderr = tempfile.TemporaryFile()
         self._buffer = b""
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             env=worker_env(self.spec), start_new_session=True)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.process.stdout.fileno(), selectors.EVENT_READ)
         self._send({"type": "start", "protocol": protocol.PROTOCOL_VERSION, "target": self.spec.to_message()})
+
+    def await_started(self):
         reply = self._receive(self.startup_timeout, "starting")
         if reply.get("type") != "started":
             self.kill()
@@ -72,19 +84,25 @@ class Worker:
 
     def send_case(self, case):
         """Send a concrete case (its expectations stay here); the worker starts on it at once."""
-        wire = to_wire({k: v for k, v in case.items()})
-        wire["steps"] = [{"op": s["op"], "args": s["args"]} for s in wire["steps"]]
-        self._send({"type": "run", "seq": 1, "case": wire})
+        self.send_line(encode_case(case))
 
     def result(self, case, timeout):
         """Wait for the result of the case sent last."""
-        reply = self._receive(timeout, f"running {case['id']}")
+        return self.decode_result(self.receive_result(case, timeout))
+
+    def receive_result(self, case, timeout, sent=None):
+        """The result message of the case sent last (at `sent`, by time.monotonic), arrays still encoded."""
+        reply = self._receive(timeout, f"running {case['id']}", sent)
         if reply.get("type") == "fatal":
             self.kill()
             raise WorkerFailure("error", reply.get("message", "the worker gave up"))
         if reply.get("type") != "result":
             self.kill()
             raise WorkerFailure("error", f"unexpected reply {str(reply)[:200]}")
+        return reply
+
+    @staticmethod
+    def decode_result(reply):
         if "steps" in reply:
             reply["steps"] = from_wire(reply["steps"], observed=True)
         return reply
@@ -118,6 +136,9 @@ class Worker:
         return " | ".join(line.strip() for line in text[-lines:])
 
     def _close(self):
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
         if self.process:
             for stream in (self.process.stdin, self.process.stdout):
                 try:
@@ -126,29 +147,38 @@ class Worker:
                     pass
 
     def _send(self, message):
-        try:
-            self.process.stdin.write(protocol.dumps(message).encode("utf-8"))
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            raise self._died("while sending") from None
+        self.send_line(protocol.dumps(message).encode("utf-8"))
 
-    def _receive(self, timeout, doing):
-        deadline = time.monotonic() + timeout
+    def send_line(self, line):
+        if not self.try_send(line):
+            raise self._died("while sending")
+
+    def try_send(self, line):
+        """Write a line; False when the worker is gone (and nothing else is done about it)."""
+        try:
+            self.process.stdin.write(line)
+            self.process.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+
+    def _receive(self, timeout, doing, since=None):
+        deadline = (time.monotonic() if since is None else since) + timeout
         fd = self.process.stdout.fileno()
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                remaining = deadline - time.monotonic()
+        chunks = [self._buffer]
+        # Only the newest chunk is searched for the end of the line: a long reply stays linear.
+        while b"\n" not in chunks[-1]:
+            remaining = deadline - time.monotonic()
+            if not self._selector.select(max(remaining, 0.0)):
                 if remaining <= 0:
                     self.kill()
                     raise WorkerFailure("timeout", f"no answer within {timeout:g} s while {doing}")
-                if not selector.select(remaining):
-                    continue
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:
-                    raise self._died(f"while {doing}")
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise self._died(f"while {doing}")
+            chunks.append(chunk)
+        line, _, self._buffer = b"".join(chunks).partition(b"\n")
         try:
             return protocol.loads(line)
         except ValueError:
@@ -161,6 +191,13 @@ class Worker:
         how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
         self._close()
         return WorkerFailure("crash", f"the worker {how} {doing}" + (f"; stderr: {tail}" if tail else ""))
+
+
+def encode_case(case):
+    """The `run` message of a concrete case, as bytes: what the target needs, no expectations."""
+    wire = {"id": case["id"], "config": case["config"], "features": case["features"],
+            "steps": [{"op": step["op"], "args": to_wire(step["args"])} for step in case["steps"]]}
+    return protocol.dumps({"type": "run", "seq": 1, "case": wire}).encode("utf-8")
 
 
 @dataclass
@@ -193,8 +230,30 @@ def evaluate(case, reply, expected=None):
     return judge(concrete, expected, reply["steps"], variants)
 
 
+@dataclass
+class _Flight:
+    """A case on its way through a worker: the message, where and when it went, what to expect."""
+    case: object
+    line: bytes
+    worker: object = None
+    sent: float = 0.0
+    expected: tuple | None = None
+    harness_error: Exception | None = None
+    failure: WorkerFailure | None = None  # the case could not be sent
+
+
+# A case this small is sent while the worker still plays the one before it: the pipe holds
+# it whole, so the write never waits for the worker (which may itself be writing its result).
+SEND_AHEAD_BYTES = 16 * 1024
+
+
 class TargetSession:
-    """One worker of a target, started on first use and restarted after a crash or timeout."""
+    """One worker of a target, started on first use and restarted after a crash or timeout.
+
+    `run_case(case, then=next_case)` queues the next case behind the current one (or sends
+    it as soon as the current result is in, when it is large), so that the worker never
+    waits while a result is judged here.
+    """
 
     def __init__(self, spec, timeout=DEFAULT_TIMEOUT, startup_timeout=STARTUP_TIMEOUT):
         self.spec = spec
@@ -204,59 +263,157 @@ class TargetSession:
         self.start_error = None
         self.implementation = None
         self.startup_s = 0.0  # time spent starting workers (importing the framework)
+        self._starting = None  # the thread that waits for a launched worker's `started`
+        self._queued = deque()  # flights sent to the current worker, oldest first
+        self._free_at = 0.0  # when the current worker finished its last case
 
-    def run_case(self, case):
-        if self.worker is None and self.start_error is None:
-            self._start_worker()
-        started = time.perf_counter()
-        tags = list(case.tags)
-        if self.worker is None:
-            return Record(case.id, "error", 0.0, {"message": self.start_error}, tags)
+    def launch(self):
+        """Start a worker process now; it imports its framework while the caller goes on."""
+        if self.worker is not None or self.start_error is not None:
+            return
+        worker = Worker(self.spec, self.startup_timeout)
+        launched = time.perf_counter()
         try:
-            sent = time.perf_counter()
-            self.worker.send_case(case.concrete())
-            # The reference plays the case here while the target plays it in its worker.
+            worker.launch()
+        except (OSError, WorkerFailure) as exc:
+            self.start_error = f"target {self.spec.name} could not start: {getattr(exc, 'message', exc)}"
+            return
+        self.worker = worker
+        self._queued.clear()
+        self._free_at = 0.0
+        # A thread takes the `started` reply when it comes, so that the start-up time is what
+        # the worker took, not how long the caller was busy meanwhile.
+        outcome = {}
+
+        def wait():
             try:
-                expected, harness_error = expected_outcome(case.concrete()), None
-            except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
-                expected, harness_error = None, exc
-            reply = self.worker.result(case.concrete(), self.timeout)
-            # The time spent in the implementation's own calls, as the worker measured it.
-            target_s = reply.get("elapsed_s", time.perf_counter() - sent)
-        except WorkerFailure as exc:
-            self.worker.kill()
-            self.worker = None  # a fresh one for the next case
-            return Record(case.id, exc.status, time.perf_counter() - started, {"message": exc.message}, tags)
+                outcome["info"] = worker.await_started()
+            except WorkerFailure as exc:
+                outcome["failure"] = exc
+            except (OSError, ValueError, TypeError) as exc:  # the worker was killed meanwhile
+                outcome["failure"] = WorkerFailure("crash", f"the worker was stopped while starting ({exc})")
+            outcome["took"] = time.perf_counter() - launched
+
+        self._starting = (threading.Thread(target=wait, daemon=True), outcome)
+        self._starting[0].start()
+
+    def run_case(self, case, then=None):
+        """The Record of `case`; `then`, the case to run next (if known), is sent meanwhile."""
+        queued = self._queued[0] if self._queued else None
+        if queued is not None and queued.case is case and queued.worker is not None and queued.worker is self.worker:
+            flight = self._queued.popleft()
+        else:
+            flight = self._dispatch(self._prepare(case))
+        ahead = self._prepare(then) if then is not None else None
+        if ahead is not None and len(ahead.line) <= SEND_AHEAD_BYTES and flight.failure is None:
+            self._queued.append(self._dispatch(ahead, behind=True))
+            ahead = None
+        tags = list(case.tags)
+        if flight.failure is not None:
+            return Record(case.id, flight.failure.status, 0.0, {"message": flight.failure.message}, tags)
+        # The worker starts a case when it has sent the result of the one before.
+        began = max(flight.sent, self._free_at)
         try:
-            if harness_error is not None:
-                raise harness_error
-            verdict = evaluate(case, reply, expected)
+            reply = self.worker.receive_result(case.concrete(), self.timeout, began)
+        except WorkerFailure as exc:
+            self._lose_worker()
+            return Record(case.id, exc.status, time.monotonic() - began, {"message": exc.message}, tags)
+        self._free_at = time.monotonic()
+        if ahead is not None:
+            self._queued.append(self._dispatch(ahead))
+        # The time spent in the implementation's own calls, as the worker measured it.
+        target_s = reply.get("elapsed_s", self._free_at - began)
+        try:
+            if flight.harness_error is not None:
+                raise flight.harness_error
+            verdict = evaluate(case, Worker.decode_result(reply), flight.expected)
         except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
             verdict = Verdict("error", f"the suite could not judge this case: {type(exc).__name__}: {exc}")
-        return Record(case.id, verdict.status, time.perf_counter() - started, verdict.to_dict(), tags, target_s)
+        return Record(case.id, verdict.status, time.monotonic() - began, verdict.to_dict(), tags, target_s)
 
     def close(self):
+        self._queued.clear()
+        if self._starting is not None:  # launched but never used: no need to wait for it
+            self.worker.kill()
+            self._starting[0].join()
+            self._starting = None
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
 
-    def _start_worker(self):
-        worker = Worker(self.spec, self.startup_timeout)
-        began = time.perf_counter()
+    def kill(self):
+        if self.worker is not None:
+            self.worker.kill()
+
+    def _prepare(self, case):
+        """A flight for `case`: its message, and (here, while the worker plays something
+        else) its expected outcome. A case that was in flight on a lost worker keeps its own."""
+        for old in self._queued:
+            if old.case is case:
+                return _Flight(case, old.line, expected=old.expected, harness_error=old.harness_error)
+        flight = _Flight(case, encode_case(case.concrete()))
+        self._ensure_started()
+        declared = set(((self.worker and self.worker.info) or {}).get("unsupported") or ())
+        if declared & set(case.concrete()["features"]):
+            return flight  # the worker answers `unsupported`: nothing to compute
         try:
-            info = worker.start()
+            flight.expected = expected_outcome(case.concrete())
+        except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
+            flight.harness_error = exc
+        return flight
+
+    def _dispatch(self, flight, behind=False):
+        """Send a prepared flight to the worker, starting one if needed. `behind`: queued
+        behind a case still running, whose result will tell if the worker died; a flight
+        that could not be queued then goes to the next worker."""
+        self._ensure_started()
+        if self.worker is None:
+            flight.failure = WorkerFailure("error", self.start_error)
+            return flight
+        flight.worker, flight.sent = self.worker, time.monotonic()
+        if behind:
+            if not self.worker.try_send(flight.line):
+                flight.worker = None
+            return flight
+        try:
+            self.worker.send_line(flight.line)
         except WorkerFailure as exc:
-            tail = worker.stderr_tail()
+            self._lose_worker()
+            flight.failure = exc
+        return flight
+
+    def _ensure_started(self):
+        if self.worker is None:
+            self.launch()
+        if self._starting is None:
+            return
+        (thread, outcome), self._starting = self._starting, None
+        thread.join()
+        self.startup_s += outcome["took"]
+        if "failure" in outcome:
+            exc = outcome["failure"]
+            tail = self.worker.stderr_tail()
+            self.worker.kill()
+            self.worker = None
             self.start_error = f"target {self.spec.name} could not start: {exc.message}" + (
                 f" ({tail})" if tail and tail not in exc.message else "")
             return
-        self.startup_s += time.perf_counter() - began
-        self.implementation = {**(info.get("implementation") or {}), "startup_s": round(self.startup_s, 3)}
-        self.worker = worker
+        self.implementation = {**(outcome["info"].get("implementation") or {}),
+                               "startup_s": round(self.startup_s, 3)}
+
+    def _lose_worker(self):
+        """After a crash or timeout: the next case gets a fresh worker (cases queued behind
+        the lost one are sent again)."""
+        self.worker.kill()
+        self.worker = None
 
 
 class Runner:
-    """Runs cases on one target with `jobs` workers; calls `on_record` for each finished case."""
+    """Runs cases on one target with `jobs` workers; calls `on_record` for each finished case.
+
+    `launch()` starts the workers early (the CLI does so before it loads the cases, so that
+    importing the framework and reading the case files overlap); `run` launches them otherwise.
+    """
 
     def __init__(self, spec, timeout=DEFAULT_TIMEOUT, jobs=1, startup_timeout=STARTUP_TIMEOUT):
         self.spec = spec
@@ -274,38 +431,55 @@ class Runner:
     def start_error(self):
         return next((s.start_error for s in self.sessions if s.start_error), None)
 
+    def launch(self):
+        if not self.sessions:
+            self.sessions = [TargetSession(self.spec, self.timeout, self.startup_timeout) for _ in range(self.jobs)]
+            for session in self.sessions:
+                session.launch()
+
+    def close(self):
+        """Stop every worker (a run that will not happen after `launch`)."""
+        for session in self.sessions:
+            session.close()
+
     def run(self, cases, on_record):
+        self.launch()
+        for idle in self.sessions[max(1, len(cases)):]:
+            idle.close()
+        active = self.sessions[:max(1, len(cases))]
         pending = queue.Queue()
         for case in cases:
             pending.put(case)
-        self.sessions = [TargetSession(self.spec, self.timeout, self.startup_timeout)
-                         for _ in range(min(self.jobs, max(1, len(cases))))]
         threads = [threading.Thread(target=self._serve, args=(session, pending, on_record), daemon=True)
-                   for session in self.sessions]
+                   for session in active]
         for thread in threads:
             thread.start()
         try:
             for thread in threads:
                 while thread.is_alive():
-                    thread.join(0.2)
+                    thread.join(0.05)
         except KeyboardInterrupt:
             self._stop.set()
-            for session in self.sessions:
-                if session.worker is not None:
-                    session.worker.kill()
+            for session in active:
+                session.kill()
             for thread in threads:
                 thread.join(10)
             raise
 
     def _serve(self, session, pending, on_record):
         try:
-            while not self._stop.is_set():
-                try:
-                    case = pending.get_nowait()
-                except queue.Empty:
-                    return
-                record = session.run_case(case)
+            case = self._take(pending)
+            while case is not None and not self._stop.is_set():
+                upcoming = self._take(pending)
+                record = session.run_case(case, then=upcoming)
                 if not self._stop.is_set():
                     on_record(record)
+                case = upcoming
         finally:
             session.close()
+
+    def _take(self, pending):
+        try:
+            return None if self._stop.is_set() else pending.get_nowait()
+        except queue.Empty:
+            return None

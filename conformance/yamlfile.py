@@ -16,8 +16,8 @@ class LineDict(dict):
     key_lines: dict
 
 
-class _Loader(yaml.SafeLoader):
-    pass
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader (libyaml's C parser where PyYAML has it): plain data types only."""
 
 
 def _construct_mapping(loader, node):

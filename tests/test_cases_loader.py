@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conformance import arrays, yamlfile
-from conformance.cases import CaseFileError, case_files, features, load_cases, load_file
+from conformance.cases import (CaseFileError, _fast_check, _validator, case_files, features, load_cases,
+                               load_file, schema_errors)
 from conftest import DATA
 
 HEADER = "    description: d\n    spec: [{page: keras3, item: units}]\n"
@@ -50,6 +51,43 @@ def test_python_tag_message_names_the_tag():
     # the tag is named whole (as written, or resolved), not cut after its first "tag"
     assert "!!python/object/apply:os.system" in message or "tag:yaml.org,2002:python/object/apply:os.system" in message, message
     assert message.count("'") % 2 == 0, message   # no quote left open
+
+
+# --------------------------------------------------------------------------- the two validators
+
+def _mutations(case):
+    """Broken copies of a valid case: a key lost, a key unknown, a value of the wrong type."""
+    for key in list(case):
+        yield {k: v for k, v in case.items() if k != key}
+        for wrong in (None, 3, "text", [], {}):
+            yield {**case, key: wrong}
+    yield {**case, "colour": "red"}
+    for index, step in enumerate(case["steps"]):
+        (op,) = [k for k in step if k != "expect"]
+        for wrong in ({"no_such_op": {}}, {op: step[op], "expect": 3}, {op: step[op], "extra": {}},
+                      {op: {"inputs": {"random": "cauchy", "shape": [1]}}}):
+            yield {**case, "steps": case["steps"][:index] + [wrong] + case["steps"][index + 1:]}
+
+
+def test_the_fast_validator_agrees_with_jsonschema():
+    """The compiled check says yes to exactly what jsonschema says yes to, on the catalog's
+    cases and on broken copies of them (so it never lets through what jsonschema refuses)."""
+    raw = [yamlfile.load(path.read_text()) for path in case_files()]
+    entries = [entry for tree in raw for entry in tree["cases"]][::5]
+    checked = refused = 0
+    for entry in entries:
+        for document in [{"cases": [entry]}] + [{"cases": [m]} for m in _mutations(entry)]:
+            slow = not list(_validator().iter_errors(document))
+            try:
+                _fast_check()(document)
+                fast = True
+            except Exception:  # noqa: BLE001 - fastjsonschema's refusal
+                fast = False
+            assert fast == slow, (entry["id"], document)
+            assert (schema_errors(document) == []) == slow
+            checked += 1
+            refused += not slow
+    assert checked > 1000 and refused > checked // 2
 
 
 # --------------------------------------------------------------------------- files

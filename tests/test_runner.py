@@ -142,3 +142,75 @@ def test_runner_calls_on_record_once_per_case():
     assert sorted(r.id for r in records) == sorted(ORDER)
     assert {r.status for r in records} == {"error"}
     assert runner.implementation["name"].endswith("always_raises")
+
+
+# --------------------------------------------------------------------------- pipelining
+
+def test_the_next_case_is_queued_behind_the_running_one():
+    cases = {c.id: c for c in load_cases([THREE])}
+    session = TargetSession(resolve("reference"), timeout=30)
+    try:
+        assert session.run_case(cases["probe/first"], then=cases["probe/third"]).status == "pass"
+        # probe/third went to the worker before probe/first was judged
+        assert [f.case.id for f in session._queued] == ["probe/third"]
+        assert session._queued[0].worker is session.worker
+        assert session._queued[0].sent < session._free_at   # sent before probe/first's result came
+        assert session.run_case(cases["probe/third"], then=cases["probe/fourth"]).status == "pass"
+        assert session.run_case(cases["probe/fourth"]).status == "pass"
+        assert not session._queued
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("fault, status", [("abort_on_units_5", "crash"), ("hang_on_units_5", "timeout")])
+def test_cases_queued_behind_a_lost_worker_are_sent_again(fault, status):
+    """probe/third is queued behind probe/second, whose worker dies or hangs: it runs again
+    on the next worker and gets its own result (return_sequences: a [2, 4, 3] output), and
+    probe/fourth (count_params 32) its own."""
+    cases = {c.id: c for c in load_cases([THREE])}
+    session = TargetSession(resolve(factory(fault)), timeout=2)
+    try:
+        assert session.run_case(cases["probe/second"], then=cases["probe/third"]).status == status
+        assert session.run_case(cases["probe/third"], then=cases["probe/fourth"]).status == "pass"
+        assert session.run_case(cases["probe/fourth"]).status == "pass"
+    finally:
+        session.close()
+
+
+def test_a_case_that_finds_the_worker_gone_when_queued_goes_to_the_next_worker(monkeypatch):
+    """The worker dies before probe/third can be queued behind probe/second (simulated: the
+    write fails). probe/third must not take the next worker's answer to another case."""
+    cases = {c.id: c for c in load_cases([THREE])}
+    real_send, refused = Worker.try_send, []
+
+    def send(self, line):
+        if b'"probe/third"' in line and not refused:
+            refused.append(line)
+            return False
+        return real_send(self, line)
+
+    monkeypatch.setattr(Worker, "try_send", send)
+    session = TargetSession(resolve(factory("abort_on_units_5")), timeout=10)
+    try:
+        assert session.run_case(cases["probe/second"], then=cases["probe/third"]).status == "crash"
+        assert refused
+        assert session.run_case(cases["probe/third"], then=cases["probe/fourth"]).status == "pass"
+        assert session.run_case(cases["probe/fourth"]).status == "pass"
+    finally:
+        session.close()
+
+
+def test_launch_starts_the_worker_early_and_times_only_its_start():
+    """Runner.launch() starts the workers before the cases are known (the CLI reads the case
+    files meanwhile); the start-up time recorded is the worker's, not the caller's delay."""
+    import time
+
+    runner = Runner(resolve("reference"), timeout=30)
+    runner.launch()
+    process = runner.sessions[0].worker.process
+    time.sleep(3)
+    records = []
+    runner.run(load_cases([THREE]), records.append)
+    assert sorted(r.id for r in records) == sorted(ORDER) and {r.status for r in records} == {"pass"}
+    assert runner.implementation["startup_s"] < 2.5
+    assert process.poll() == 0   # the launched worker played the cases, then stopped
