@@ -47,3 +47,18 @@ def test_the_published_matrix_is_built_from_the_published_reports(tmp_path):
     names = [json.loads((f / "report.json").read_text())["target"]["name"] for f in folders]
     assert names == ["reference", "keras:numpy", "keras:tensorflow", "keras:jax", "keras:torch", "tf_keras",
                      "torch", "flax", "onnx", "tfjs"]
+
+
+@pytest.mark.parametrize("name", ["keras:numpy", "keras:tensorflow", "keras:jax", "keras:torch", "tf_keras"])
+def test_the_bundled_expectations_list_exactly_the_published_failures(name):
+    """expectations/<target>.yaml, applied by default, names each case that the published run
+    of that target does not pass, and nothing else: `conformance run --target T` exits 0 on
+    the known deviations and 1 on anything new."""
+    from conformance.expectations import Expectations, expectations_path
+    from conformance.report import FAILING
+
+    known = Expectations.load(expectations_path(Path(__file__).resolve().parents[1] / "expectations", name))
+    cases = published(name)["cases"]
+    failing = {c["id"] for c in cases if c["status"] in FAILING}
+    listed = {c["id"] for c in cases if known.find(c["id"]) is not None}
+    assert failing == listed, {"failing, not listed": sorted(failing - listed), "listed, passing": sorted(listed - failing)}
