@@ -232,6 +232,8 @@ def cmd_run(args):
 
 
 def _run(args, spec, runner):
+    import gc
+
     from .cases import load_cases
     from .expectations import RunExpectations, expectations_path
     from .progress import Progress
@@ -240,6 +242,7 @@ def _run(args, spec, runner):
     from .select import select
 
     cases = load_cases(args.cases)
+    gc.freeze()  # the cases live as long as the run: keep them out of the collector's scans
     chosen, deselected = select(cases, keyword=args.keyword, profile=spec.profile)
     if not chosen:
         raise UsageError(f"no case selected (profile {spec.profile}" + (f", -k {args.keyword!r})" if args.keyword else ")"))

@@ -5,11 +5,14 @@ terminal reaches only the runner). A worker that dies is recorded as `crash`
 against the case it was running, one that does not answer in time as
 `timeout`; either way it is restarted and the run goes on. Every finished case
 goes to the recorder before the next one starts.
+
+NumPy, the reference and the comparison are imported when the first case is
+prepared, not with this module: `conformance run` launches its workers first,
+so that they load their framework while the rest of the runner loads.
 """
 
 import os
 import queue
-from collections import deque
 import selectors
 import signal
 import subprocess
@@ -17,12 +20,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from . import protocol
-from .arrays import from_wire, to_wire
-from .compare import Verdict, judge
-from .expected import expected_outcome
 from .targets import TargetSpec, worker_env
 
 DEFAULT_TIMEOUT = 60.0
@@ -47,6 +48,7 @@ class Worker:
         self._buffer = b""
         self._stderr = None
         self._selector = None
+        self._reaper = None
 
     def start(self):
         """Start the process and wait until it has loaded its implementation."""
@@ -103,18 +105,37 @@ class Worker:
 
     @staticmethod
     def decode_result(reply):
+        from .arrays import from_wire
+
         if "steps" in reply:
             reply["steps"] = from_wire(reply["steps"], observed=True)
         return reply
 
-    def stop(self):
-        if self.process and self.process.poll() is None:
+    def stop(self, wait=True):
+        """Ask the worker to exit. With wait=False a thread sees to it (killing a worker that
+        takes more than 5 s), and `reaped()` tells when it is done."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             try:
                 self._send({"type": "stop"})
-                self.process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired, WorkerFailure):
-                self.kill()
+            except WorkerFailure:
+                pass
         self._close()
+        self._reaper = threading.Thread(target=self._reap, daemon=True)
+        self._reaper.start()
+        if wait:
+            self.reaped()
+
+    def reaped(self, timeout=None):
+        if self._reaper is not None:
+            self._reaper.join(timeout)
+
+    def _reap(self):
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def kill(self):
         if self.process and self.process.poll() is None:
@@ -195,6 +216,8 @@ class Worker:
 
 def encode_case(case):
     """The `run` message of a concrete case, as bytes: what the target needs, no expectations."""
+    from .arrays import to_wire
+
     wire = {"id": case["id"], "config": case["config"], "features": case["features"],
             "steps": [{"op": step["op"], "args": to_wire(step["args"])} for step in case["steps"]]}
     return protocol.dumps({"type": "run", "seq": 1, "case": wire}).encode("utf-8")
@@ -223,6 +246,9 @@ class Record:
 def evaluate(case, reply, expected=None):
     """The verdict for a case from a worker's reply; `expected` is expected_outcome(case.concrete()),
     computed here when not given."""
+    from .compare import Verdict, judge
+    from .expected import expected_outcome
+
     concrete = case.concrete()
     if "unsupported" in reply:
         return Verdict("unsupported", reply["unsupported"])
@@ -242,9 +268,17 @@ class _Flight:
     failure: WorkerFailure | None = None  # the case could not be sent
 
 
-# A case this small is sent while the worker still plays the one before it: the pipe holds
-# it whole, so the write never waits for the worker (which may itself be writing its result).
+# Cases queued behind the running one, in bytes at most: the pipe holds them whole, so the
+# writes never wait for the worker (which may itself be writing its result). A larger case
+# is sent when the worker has nothing left to play.
 SEND_AHEAD_BYTES = 16 * 1024
+LOOK_AHEAD = 4  # cases a worker's thread takes from the queue beyond the one it runs
+
+
+def _harness_error(exc):
+    from .compare import Verdict
+
+    return Verdict("error", f"the suite could not judge this case: {type(exc).__name__}: {exc}")
 
 
 class TargetSession:
@@ -265,6 +299,8 @@ class TargetSession:
         self.startup_s = 0.0  # time spent starting workers (importing the framework)
         self._starting = None  # the thread that waits for a launched worker's `started`
         self._queued = deque()  # flights sent to the current worker, oldest first
+        self._prepared = {}  # flights of cases queued on a lost worker, to send again
+        self._stopped = []  # workers asked to exit, perhaps not yet gone
         self._free_at = 0.0  # when the current worker finished its last case
 
     def launch(self):
@@ -297,20 +333,20 @@ class TargetSession:
         self._starting = (threading.Thread(target=wait, daemon=True), outcome)
         self._starting[0].start()
 
-    def run_case(self, case, then=None):
-        """The Record of `case`; `then`, the case to run next (if known), is sent meanwhile."""
-        queued = self._queued[0] if self._queued else None
-        if queued is not None and queued.case is case and queued.worker is not None and queued.worker is self.worker:
+    def run_case(self, case, then=()):
+        """The Record of `case`. `then`, the cases that follow it (if known), are queued behind
+        it meanwhile, so that the worker goes on while the result of `case` is judged here."""
+        if self._queued and self._queued[0].worker is self.worker is not None:
+            if self._queued[0].case is not case:
+                raise RuntimeError(f"{case.id} asked for while {self._queued[0].case.id} is queued before it")
             flight = self._queued.popleft()
         else:
+            self._queued.clear()  # nothing, or cases sent to a worker since lost
             flight = self._dispatch(self._prepare(case))
-        ahead = self._prepare(then) if then is not None else None
-        if ahead is not None and len(ahead.line) <= SEND_AHEAD_BYTES and flight.failure is None:
-            self._queued.append(self._dispatch(ahead, behind=True))
-            ahead = None
         tags = list(case.tags)
         if flight.failure is not None:
             return Record(case.id, flight.failure.status, 0.0, {"message": flight.failure.message}, tags)
+        self._queue_behind(then)
         # The worker starts a case when it has sent the result of the one before.
         began = max(flight.sent, self._free_at)
         try:
@@ -319,8 +355,8 @@ class TargetSession:
             self._lose_worker()
             return Record(case.id, exc.status, time.monotonic() - began, {"message": exc.message}, tags)
         self._free_at = time.monotonic()
-        if ahead is not None:
-            self._queued.append(self._dispatch(ahead))
+        if then and not self._queued:  # the worker is idle: a case too large to queue goes now
+            self._queued.append(self._dispatch(self._prepare(then[0])))
         # The time spent in the implementation's own calls, as the worker measured it.
         target_s = reply.get("elapsed_s", self._free_at - began)
         try:
@@ -328,18 +364,40 @@ class TargetSession:
                 raise flight.harness_error
             verdict = evaluate(case, Worker.decode_result(reply), flight.expected)
         except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
-            verdict = Verdict("error", f"the suite could not judge this case: {type(exc).__name__}: {exc}")
+            verdict = _harness_error(exc)
         return Record(case.id, verdict.status, time.monotonic() - began, verdict.to_dict(), tags, target_s)
 
-    def close(self):
+    def _queue_behind(self, then):
+        """Send the next cases, in order, while they fit in SEND_AHEAD_BYTES."""
+        waiting = sum(len(f.line) for f in self._queued)
+        for case in list(then)[len(self._queued):]:
+            flight = self._prepare(case)
+            if waiting + len(flight.line) > SEND_AHEAD_BYTES:
+                return
+            if not self.worker.try_send(flight.line):
+                return  # the worker is gone: the running case's result will say how
+            flight.worker, flight.sent = self.worker, time.monotonic()
+            self._queued.append(flight)
+            waiting += len(flight.line)
+
+    def close(self, wait=True):
+        """Stop the worker; with wait=False its exit is awaited by `Runner.close()`."""
         self._queued.clear()
         if self._starting is not None:  # launched but never used: no need to wait for it
             self.worker.kill()
             self._starting[0].join()
             self._starting = None
         if self.worker is not None:
-            self.worker.stop()
+            self.worker.stop(wait)
+            self._stopped.append(self.worker)
             self.worker = None
+        if wait:
+            self.reaped()
+
+    def reaped(self):
+        for worker in self._stopped:
+            worker.reaped()
+        self._stopped.clear()
 
     def kill(self):
         if self.worker is not None:
@@ -347,34 +405,30 @@ class TargetSession:
 
     def _prepare(self, case):
         """A flight for `case`: its message, and (here, while the worker plays something
-        else) its expected outcome. A case that was in flight on a lost worker keeps its own."""
-        for old in self._queued:
-            if old.case is case:
-                return _Flight(case, old.line, expected=old.expected, harness_error=old.harness_error)
+        else) its expected outcome."""
+        flight = self._prepared.pop(id(case), None)
+        if flight is not None:
+            return flight
         flight = _Flight(case, encode_case(case.concrete()))
         self._ensure_started()
         declared = set(((self.worker and self.worker.info) or {}).get("unsupported") or ())
         if declared & set(case.concrete()["features"]):
             return flight  # the worker answers `unsupported`: nothing to compute
+        from .expected import expected_outcome
+
         try:
             flight.expected = expected_outcome(case.concrete())
         except Exception as exc:  # noqa: BLE001 - a harness bug must not lose the run
             flight.harness_error = exc
         return flight
 
-    def _dispatch(self, flight, behind=False):
-        """Send a prepared flight to the worker, starting one if needed. `behind`: queued
-        behind a case still running, whose result will tell if the worker died; a flight
-        that could not be queued then goes to the next worker."""
+    def _dispatch(self, flight):
+        """Send a prepared flight to the worker, starting one if needed."""
         self._ensure_started()
         if self.worker is None:
             flight.failure = WorkerFailure("error", self.start_error)
             return flight
         flight.worker, flight.sent = self.worker, time.monotonic()
-        if behind:
-            if not self.worker.try_send(flight.line):
-                flight.worker = None
-            return flight
         try:
             self.worker.send_line(flight.line)
         except WorkerFailure as exc:
@@ -402,10 +456,14 @@ class TargetSession:
                                "startup_s": round(self.startup_s, 3)}
 
     def _lose_worker(self):
-        """After a crash or timeout: the next case gets a fresh worker (cases queued behind
-        the lost one are sent again)."""
+        """After a crash or timeout: the next case gets a fresh worker, and the cases queued
+        behind the lost one go to it (their expected outcomes are kept)."""
         self.worker.kill()
         self.worker = None
+        for flight in self._queued:
+            flight.worker = None
+            self._prepared[id(flight.case)] = flight
+        self._queued.clear()
 
 
 class Runner:
@@ -438,7 +496,7 @@ class Runner:
                 session.launch()
 
     def close(self):
-        """Stop every worker (a run that will not happen after `launch`)."""
+        """Stop every worker and wait until each has exited."""
         for session in self.sessions:
             session.close()
 
@@ -457,7 +515,7 @@ class Runner:
         try:
             for thread in threads:
                 while thread.is_alive():
-                    thread.join(0.05)
+                    thread.join(0.01)
         except KeyboardInterrupt:
             self._stop.set()
             for session in active:
@@ -467,16 +525,19 @@ class Runner:
             raise
 
     def _serve(self, session, pending, on_record):
+        window = deque()  # this worker's next cases, in order: queued behind the running one
         try:
-            case = self._take(pending)
-            while case is not None and not self._stop.is_set():
-                upcoming = self._take(pending)
-                record = session.run_case(case, then=upcoming)
+            while not self._stop.is_set():
+                while len(window) <= LOOK_AHEAD and (case := self._take(pending)) is not None:
+                    window.append(case)
+                if not window:
+                    return
+                case = window.popleft()
+                record = session.run_case(case, then=tuple(window))
                 if not self._stop.is_set():
                     on_record(record)
-                case = upcoming
         finally:
-            session.close()
+            session.close(wait=False)  # the worker exits while the reports are written
 
     def _take(self, pending):
         try:

@@ -5,6 +5,7 @@ protocol.py on its stdin and on a private copy of its stdout; anything the
 implementation itself prints goes to stderr, so it cannot garble the protocol.
 """
 
+import gc
 import os
 import sys
 import time
@@ -41,6 +42,10 @@ def main():
                 from .targets import load_adapter
 
                 adapter = load_adapter(message["target"])
+                # The framework's own objects stay for the life of the worker: keep them out of
+                # the garbage collector's scans, which would otherwise grow with every import.
+                gc.collect()
+                gc.freeze()
                 send({"type": "started", "protocol": protocol.PROTOCOL_VERSION,
                       "implementation": {"name": adapter.name, "profile": adapter.profile,
                                          "versions": adapter.versions()},

@@ -150,12 +150,12 @@ def test_the_next_case_is_queued_behind_the_running_one():
     cases = {c.id: c for c in load_cases([THREE])}
     session = TargetSession(resolve("reference"), timeout=30)
     try:
-        assert session.run_case(cases["probe/first"], then=cases["probe/third"]).status == "pass"
-        # probe/third went to the worker before probe/first was judged
+        assert session.run_case(cases["probe/first"], then=(cases["probe/third"],)).status == "pass"
+        # probe/third went to the worker before probe/first's result came
         assert [f.case.id for f in session._queued] == ["probe/third"]
         assert session._queued[0].worker is session.worker
         assert session._queued[0].sent < session._free_at   # sent before probe/first's result came
-        assert session.run_case(cases["probe/third"], then=cases["probe/fourth"]).status == "pass"
+        assert session.run_case(cases["probe/third"], then=(cases["probe/fourth"],)).status == "pass"
         assert session.run_case(cases["probe/fourth"]).status == "pass"
         assert not session._queued
     finally:
@@ -164,15 +164,37 @@ def test_the_next_case_is_queued_behind_the_running_one():
 
 @pytest.mark.parametrize("fault, status", [("abort_on_units_5", "crash"), ("hang_on_units_5", "timeout")])
 def test_cases_queued_behind_a_lost_worker_are_sent_again(fault, status):
-    """probe/third is queued behind probe/second, whose worker dies or hangs: it runs again
-    on the next worker and gets its own result (return_sequences: a [2, 4, 3] output), and
-    probe/fourth (count_params 32) its own."""
+    """probe/third and probe/fourth are queued behind probe/second, whose worker dies or hangs:
+    they run again on the next worker, each with its own result (probe/third returns a
+    [2, 4, 3] sequence, probe/fourth counts 32 parameters)."""
     cases = {c.id: c for c in load_cases([THREE])}
     session = TargetSession(resolve(factory(fault)), timeout=2)
     try:
-        assert session.run_case(cases["probe/second"], then=cases["probe/third"]).status == status
-        assert session.run_case(cases["probe/third"], then=cases["probe/fourth"]).status == "pass"
+        later = (cases["probe/third"], cases["probe/fourth"])
+        assert session.run_case(cases["probe/second"], then=later).status == status
+        assert not session._queued
+        assert session.run_case(cases["probe/third"], then=later[1:]).status == "pass"
         assert session.run_case(cases["probe/fourth"]).status == "pass"
+    finally:
+        session.close()
+
+
+def test_the_queue_is_bounded_in_bytes_and_keeps_the_order(tmp_path):
+    """Small cases queue up behind the running one; a case too large for the pipe goes only
+    when the worker has nothing left, and the cases after it wait behind it."""
+    big = tmp_path / "big.yaml"
+    big.write_text(THREE.read_text().replace("shape: [2, 4, 3], seed: 5", "shape: [64, 100, 3], seed: 5"))
+    cases = {c.id: c for c in load_cases([big])}
+    session = TargetSession(resolve("reference"), timeout=30)
+    try:
+        first, second, third, fourth = (cases[f"probe/{n}"] for n in ("first", "second", "third", "fourth"))
+        assert session.run_case(first, then=(second, third, fourth)).status == "pass"
+        assert [f.case.id for f in session._queued] == ["probe/second"]   # third is too large to queue
+        assert session.run_case(second, then=(third, fourth)).status == "pass"
+        assert [f.case.id for f in session._queued] == ["probe/third"]
+        assert session._queued[0].sent >= session._free_at               # sent once the worker was idle
+        assert session.run_case(third, then=(fourth,)).status == "pass"
+        assert session.run_case(fourth).status == "pass"
     finally:
         session.close()
 
@@ -192,9 +214,9 @@ def test_a_case_that_finds_the_worker_gone_when_queued_goes_to_the_next_worker(m
     monkeypatch.setattr(Worker, "try_send", send)
     session = TargetSession(resolve(factory("abort_on_units_5")), timeout=10)
     try:
-        assert session.run_case(cases["probe/second"], then=cases["probe/third"]).status == "crash"
+        assert session.run_case(cases["probe/second"], then=(cases["probe/third"],)).status == "crash"
         assert refused
-        assert session.run_case(cases["probe/third"], then=cases["probe/fourth"]).status == "pass"
+        assert session.run_case(cases["probe/third"], then=(cases["probe/fourth"],)).status == "pass"
         assert session.run_case(cases["probe/fourth"]).status == "pass"
     finally:
         session.close()
@@ -213,4 +235,5 @@ def test_launch_starts_the_worker_early_and_times_only_its_start():
     runner.run(load_cases([THREE]), records.append)
     assert sorted(r.id for r in records) == sorted(ORDER) and {r.status for r in records} == {"pass"}
     assert runner.implementation["startup_s"] < 2.5
+    runner.close()
     assert process.poll() == 0   # the launched worker played the cases, then stopped
