@@ -255,7 +255,7 @@ CATALOG = [
     Mutant("stateful_batch_not_checked", "a stateful layer accepts another batch size (a batch-1 state broadcasts)",
            {"_initial_state": [("if self._state.shape[0] != batch:", "if False:")]}, area="stateful"),
     Mutant("initial_state_ignored", "initial_state is accepted and ignored: every call starts from zeros",
-           {"_initial_state": [("if initial_state is None:", "if True:")]}, area="initial_state"),
+           {"_initial_state": [("if initial_state is None or stored_wins:", "if True:")]}, area="initial_state"),
     Mutant("initial_state_remembered", "a non-stateful layer keeps reusing the last initial_state it was given",
            {"_initial_state": [("return np.zeros((batch, self.units))", "return getattr(self, '_last_h0', np.zeros((batch, self.units)))"),
                                ("return h", "self._last_h0 = h\n    return h")]}, area="initial_state"),
@@ -334,15 +334,16 @@ class MutantResult:
     message: str = ""
     cases_run: int = 0
     seconds: float = 0.0
+    broken: str = ""                 # why the mutant could not be built (its patch no longer applies)
 
     @property
     def killed(self):
-        return self.killed_by is not None
+        return self.killed_by is not None and not self.broken
 
     def to_dict(self):
         return {"name": self.name, "description": self.description, "killed": self.killed,
                 "killed_by": self.killed_by, "status": self.status, "message": self.message,
-                "cases_run": self.cases_run, "seconds": round(self.seconds, 3)}
+                "broken": self.broken, "cases_run": self.cases_run, "seconds": round(self.seconds, 3)}
 
 
 def baseline(cases, jobs=2, timeout=60.0):
@@ -393,6 +394,9 @@ def kill_run(cases, names=None, jobs=2, timeout=60.0, on_result=None):
                     continue
                 tried.add(case.id)
                 record = session.run_case(case)
+                if session.start_error:  # a mutant that cannot be built kills nothing
+                    result.broken = session.start_error
+                    break
                 result.cases_run += 1
                 if record.status in KILLING_STATUSES:
                     result.killed_by, result.status = case.id, record.status
@@ -458,16 +462,20 @@ def main(args):
         if args.quiet:
             return
         with lock:
-            verdict = f"killed by {result.killed_by} ({result.status})" if result.killed else "SURVIVED"
+            verdict = (f"killed by {result.killed_by} ({result.status})" if result.killed
+                       else "BROKEN" if result.broken else "SURVIVED")
             print(f"  mutant:{result.name}: {verdict} after {result.cases_run} cases, {result.seconds:.1f} s", flush=True)
 
-    print(f"{len(cases)} cases (profile keras3), {len(names)} mutants, {args.jobs} at a time", flush=True)
+    bugs = [n for n in names if n != "control"]
+    print(f"{len(cases)} cases (profile keras3), {len(bugs)} mutants" + (" and the control" if "control" in names else "")
+          + f", {args.jobs} at a time", flush=True)
     results, reference = kill_run(cases, names, jobs=args.jobs, timeout=args.timeout, on_result=progress)
     elapsed = time.perf_counter() - started
     not_passing = sorted(i for i, s in reference.items() if s != "pass")
     real = [r for r in results if r.name != "control"]
     killed = [r for r in real if r.killed]
-    survivors = [r for r in real if not r.killed]
+    broken = [r for r in real if r.broken]
+    survivors = [r for r in real if not r.killed and not r.broken]
     control = next((r for r in results if r.name == "control"), None)
     if not_passing:
         print(f"{len(not_passing)} cases do not pass on the reference and cannot kill: "
@@ -476,6 +484,8 @@ def main(args):
     print(f"kill rate: {len(killed)}/{len(real)} mutants killed ({rate:.1f}%) in {elapsed:.1f} s")
     for r in survivors:
         print(f"SURVIVED mutant:{r.name}: no case detects: {r.description}")
+    for r in broken:
+        print(f"BROKEN mutant:{r.name}: it could not be built, so it proves nothing: {r.broken}")
     if control is not None and control.killed:
         print(f"conformance: the control mutant (no bug) is killed by {control.killed_by}: the recurrence copy in "
               f"conformance/mutants.py no longer computes what the reference does: {control.message}", file=sys.stderr)
@@ -483,4 +493,4 @@ def main(args):
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump({"cases": len(cases), "seconds": round(elapsed, 3), "kill_rate": rate,
                        "reference_not_passing": not_passing, "mutants": [r.to_dict() for r in results]}, out, indent=1)
-    return 1 if survivors or (control is not None and control.killed) else 0
+    return 1 if survivors or broken or (control is not None and control.killed) else 0

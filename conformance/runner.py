@@ -92,8 +92,9 @@ class Worker:
         """Wait for the result of the case sent last."""
         return self.decode_result(self.receive_result(case, timeout))
 
-    def receive_result(self, case, timeout, sent=None):
-        """The result message of the case sent last (at `sent`, by time.monotonic), arrays still encoded."""
+    def receive_result(self, case, timeout, sent=None, seq=None):
+        """The result message of the case sent at `sent` (time.monotonic), arrays still encoded;
+        `seq`, when given, is the sequence number the result must carry."""
         reply = self._receive(timeout, f"running {case['id']}", sent)
         if reply.get("type") == "fatal":
             self.kill()
@@ -101,6 +102,10 @@ class Worker:
         if reply.get("type") != "result":
             self.kill()
             raise WorkerFailure("error", f"unexpected reply {str(reply)[:200]}")
+        if seq is not None and reply.get("seq") != seq:
+            self.kill()
+            raise WorkerFailure("error", f"the target answered run {reply.get('seq')!r} while run {seq} "
+                                         f"({case['id']}) was due: results must come in order")
         return reply
 
     @staticmethod
@@ -214,13 +219,13 @@ class Worker:
         return WorkerFailure("crash", f"the worker {how} {doing}" + (f"; stderr: {tail}" if tail else ""))
 
 
-def encode_case(case):
+def encode_case(case, seq=1):
     """The `run` message of a concrete case, as bytes: what the target needs, no expectations."""
     from .arrays import to_wire
 
     wire = {"id": case["id"], "config": case["config"], "features": case["features"],
             "steps": [{"op": step["op"], "args": to_wire(step["args"])} for step in case["steps"]]}
-    return protocol.dumps({"type": "run", "seq": 1, "case": wire}).encode("utf-8")
+    return protocol.dumps({"type": "run", "seq": seq, "case": wire}).encode("utf-8")
 
 
 @dataclass
@@ -261,6 +266,7 @@ class _Flight:
     """A case on its way through a worker: the message, where and when it went, what to expect."""
     case: object
     line: bytes
+    seq: int = 1
     worker: object = None
     sent: float = 0.0
     expected: tuple | None = None
@@ -284,9 +290,9 @@ def _harness_error(exc):
 class TargetSession:
     """One worker of a target, started on first use and restarted after a crash or timeout.
 
-    `run_case(case, then=next_case)` queues the next case behind the current one (or sends
-    it as soon as the current result is in, when it is large), so that the worker never
-    waits while a result is judged here.
+    `run_case(case, then=next_cases)` queues the next cases behind the current one (a case
+    too large for that is sent as soon as the worker is idle), so that the worker does not
+    wait while a result is judged here.
     """
 
     def __init__(self, spec, timeout=DEFAULT_TIMEOUT, startup_timeout=STARTUP_TIMEOUT):
@@ -299,8 +305,9 @@ class TargetSession:
         self.startup_s = 0.0  # time spent starting workers (importing the framework)
         self._starting = None  # the thread that waits for a launched worker's `started`
         self._queued = deque()  # flights sent to the current worker, oldest first
-        self._prepared = {}  # flights of cases queued on a lost worker, to send again
+        self._prepared = {}  # flights prepared but not (or no longer) sent: id(case) -> flight
         self._stopped = []  # workers asked to exit, perhaps not yet gone
+        self._seq = 0  # the `seq` of the last run message prepared
         self._free_at = 0.0  # when the current worker finished its last case
 
     def launch(self):
@@ -350,7 +357,7 @@ class TargetSession:
         # The worker starts a case when it has sent the result of the one before.
         began = max(flight.sent, self._free_at)
         try:
-            reply = self.worker.receive_result(case.concrete(), self.timeout, began)
+            reply = self.worker.receive_result(case.concrete(), self.timeout, began, flight.seq)
         except WorkerFailure as exc:
             self._lose_worker()
             return Record(case.id, exc.status, time.monotonic() - began, {"message": exc.message}, tags)
@@ -372,10 +379,11 @@ class TargetSession:
         waiting = sum(len(f.line) for f in self._queued)
         for case in list(then)[len(self._queued):]:
             flight = self._prepare(case)
-            if waiting + len(flight.line) > SEND_AHEAD_BYTES:
+            if waiting + len(flight.line) > SEND_AHEAD_BYTES or not self.worker.try_send(flight.line):
+                # Too large to queue now, or the worker is gone (the running case's result will
+                # say how): it goes later, as prepared.
+                self._prepared[id(case)] = flight
                 return
-            if not self.worker.try_send(flight.line):
-                return  # the worker is gone: the running case's result will say how
             flight.worker, flight.sent = self.worker, time.monotonic()
             self._queued.append(flight)
             waiting += len(flight.line)
@@ -409,7 +417,8 @@ class TargetSession:
         flight = self._prepared.pop(id(case), None)
         if flight is not None:
             return flight
-        flight = _Flight(case, encode_case(case.concrete()))
+        self._seq += 1
+        flight = _Flight(case, encode_case(case.concrete(), self._seq), self._seq)
         self._ensure_started()
         declared = set(((self.worker and self.worker.info) or {}).get("unsupported") or ())
         if declared & set(case.concrete()["features"]):

@@ -10,6 +10,8 @@ another language sees at once what is wrong:
   version          the version is the runner's (PROTOCOL_VERSION)
   trivial case     a one-step case (create, call) is answered by a `result` with
                    one observation per step, arrays decodable, the right shape
+  queued runs      three `run` messages sent at once are answered one by one, in
+                   order, each result echoing its `seq` (the runner queues cases)
   unknown op       a step the harness does not know gives an observation
                    ({"unsupported": ...} or {"raised": ...}), not a dead process
   malformed array  a case whose array does not decode is answered by a one-line
@@ -157,7 +159,9 @@ def _check_trivial(session, timeout, results):
         results.append((FAIL, "trivial case", f"expected type \"result\", got {str(reply)[:120]}"))
         return
     if reply.get("seq") != 1:
-        results.append((WARN, "trivial case", f"the result carries seq {reply.get('seq')!r}, the run had 1"))
+        results.append((FAIL, "trivial case", f"the result carries seq {reply.get('seq')!r}, the run had 1 "
+                                              "(echo `seq`: the runner matches results by it)"))
+        return
     if "unsupported" in reply:
         results.append((WARN, "trivial case", f"the target declares the trivial case unsupported: {reply['unsupported']}"))
         return
@@ -187,6 +191,25 @@ def _check_trivial(session, timeout, results):
         results.append((FAIL, "trivial case", "the tanh output is not finite or not in [-1, 1] (little-endian base64?)"))
         return
     results.append((OK, "trivial case", f"create + call answered, output {value[0].dtype} {list(value[0].array.shape)}"))
+
+
+def _check_queued(session, timeout, results):
+    """Three runs sent before any answer: three results, in order, each with its own seq."""
+    for seq in (11, 12, 13):
+        if not session.send({"type": "run", "seq": seq, "case": to_wire(trivial_case())}):
+            results.append((FAIL, "queued runs", "the program no longer reads its stdin"))
+            return False
+    for seq in (11, 12, 13):
+        reply, problem = session.receive(timeout)
+        if problem:
+            results.append((FAIL, "queued runs", f"waiting for the result of run {seq}: {problem}"))
+            return False
+        if reply.get("type") != "result" or reply.get("seq") != seq:
+            results.append((FAIL, "queued runs", f"expected the result of run {seq}, got {str(reply)[:120]} "
+                                                 "(answer queued runs one at a time, in order)"))
+            return False
+    results.append((OK, "queued runs", "three runs sent at once were answered in order"))
+    return True
 
 
 def _check_unknown_op(session, timeout, results):
@@ -259,7 +282,7 @@ def smoke(target, startup_timeout=120.0, timeout=30.0, profile=None, out=print):
     try:
         if _handshake(session, spec, startup_timeout, results) is not None:
             _check_trivial(session, timeout, results)
-            if _check_unknown_op(session, timeout, results):
+            if _check_queued(session, timeout, results) and _check_unknown_op(session, timeout, results):
                 _check_stop(session, results)
             else:
                 results.append((WARN, "stop", "not checked: the unknown op left the program unusable"))

@@ -39,6 +39,15 @@ class SimpleRNN(LayerNodes):
     # masked step emits before the first unmasked one. "zeros": Keras 3 on TensorFlow and
     # torch, tf_keras; "initial_state": Keras 3 on JAX and NumPy (without unroll).
     masked_output_before_first_step = "zeros"
+    # Implementation-defined: an initial state of shape (units,), without its batch axis.
+    # "error": Keras 3 on JAX, tf_keras; "broadcast" over the batch: Keras 3 on TensorFlow, torch, NumPy.
+    initial_state_without_batch = "error"
+    # Implementation-defined: more initial states than the layer's one. "error": TensorFlow, JAX,
+    # torch; "first_used": Keras 3 on NumPy takes the first and ignores the rest.
+    extra_initial_states = "error"
+    # Implementation-defined: an explicit initial_state given to a stateful layer. "used": Keras 3;
+    # "stored_state_wins": tf_keras keeps its stored state unless that is all zeros.
+    stateful_initial_state = "used"
 
     def __init__(
         self,
@@ -185,7 +194,9 @@ class SimpleRNN(LayerNodes):
         return result
 
     def _initial_state(self, batch, initial_state):
-        if initial_state is None:
+        stored_wins = (self.stateful and self.stateful_initial_state == "stored_state_wins"
+                       and self._state is not None and np.any(self._state))
+        if initial_state is None or stored_wins:
             if self.stateful:
                 if self._state.shape[0] != batch:
                     # Observed: Keras refuses a batch size other than the one it was built with.
@@ -198,9 +209,11 @@ class SimpleRNN(LayerNodes):
             return np.zeros((batch, self.units))
         # Spec: "initial_state: List of initial state tensors to be passed to the first call of the cell."
         states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
-        if len(states) != 1:
+        if len(states) != 1 and not (states and self.extra_initial_states == "first_used"):
             raise ValueError(f"SimpleRNN has 1 state but was passed {len(states)} initial states.")
         h = np.asarray(states[0], dtype=np.float64)
+        if h.shape == (self.units,) and self.initial_state_without_batch == "broadcast":
+            h = np.broadcast_to(h, (batch, self.units))
         if h.shape != (batch, self.units):
             raise ValueError(f"initial_state must have shape {(batch, self.units)}, got {h.shape}.")
         return h

@@ -57,6 +57,16 @@ def test_a_patch_that_no_longer_applies_fails_loudly():
         broken.layer_class
 
 
+def test_a_mutant_that_cannot_be_built_is_broken_not_killed(monkeypatch):
+    """Its worker cannot start, so every case errs: that must not count as a kill."""
+    ghost = mutants.Mutant("only_in_this_process", "a mutant the worker process does not know", {})
+    monkeypatch.setitem(mutants.MUTANTS, ghost.name, ghost)
+    results, _ = mutants.kill_run(load_cases([CATALOG / "forward.yaml"])[:3], [ghost.name], jobs=1, timeout=60)
+    (result,) = results
+    assert result.broken and "could not start" in result.broken
+    assert not result.killed and result.to_dict()["killed"] is False
+
+
 def _verdict(layer_class, case):
     concrete = case.concrete()
     expected, variants = expected_outcome(concrete)

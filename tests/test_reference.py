@@ -193,6 +193,46 @@ def test_bad_initial_state_raises(states):
         layer()(X, initial_state=states)
 
 
+def test_initial_state_variants_broadcast_and_first_used():
+    """The implementation-defined choices: a (units,) state broadcast over the batch, and
+    extra states ignored; by default both are refused."""
+    h = np.array([0.3, -0.7])
+    x2 = np.concatenate([X, X[:, ::-1]])
+
+    class Broadcast(SimpleRNN):
+        initial_state_without_batch = "broadcast"
+
+    class FirstUsed(SimpleRNN):
+        extra_initial_states = "first_used"
+
+    for cls, states, h0 in ((Broadcast, [h], np.stack([h, h])),
+                            (FirstUsed, [np.stack([h, -h]), np.ones((2, 2))], np.stack([h, -h]))):
+        rnn = cls(2, return_sequences=True)
+        rnn.build((2, 3, 2))
+        rnn.set_weights([K, U, B])
+        np.testing.assert_allclose(rnn(x2, initial_state=states), loop(x2, h0), atol=1e-15)
+        with pytest.raises(ValueError):
+            layer()(X, initial_state=states)
+
+
+def test_stateful_initial_state_variant_stored_state_wins():
+    """tf_keras: an explicit initial_state is used only while the stored state is all zeros."""
+    class StoredWins(SimpleRNN):
+        stateful_initial_state = "stored_state_wins"
+
+    h = np.array([[0.25, 0.5]])
+    rnn = StoredWins(2, stateful=True, return_sequences=True)
+    rnn.build((1, 3, 2))
+    rnn.set_weights([K, U, B])
+    first = rnn(X, initial_state=[h])                      # stored state is zero: h is used
+    np.testing.assert_allclose(first, loop(X, h), atol=1e-15)
+    second = rnn(X, initial_state=[h])                     # stored state wins
+    np.testing.assert_allclose(second, loop(X, first[:, -1]), atol=1e-15)
+    used = layer(stateful=True, return_sequences=True)     # the default: the given state is used
+    used(X)
+    np.testing.assert_allclose(used(X, initial_state=[h]), loop(X, h), atol=1e-15)
+
+
 def test_stateful_carries_state_between_calls():
     rnn = layer(stateful=True, return_sequences=True)
     first = rnn(X)

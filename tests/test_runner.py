@@ -179,9 +179,15 @@ def test_cases_queued_behind_a_lost_worker_are_sent_again(fault, status):
         session.close()
 
 
-def test_the_queue_is_bounded_in_bytes_and_keeps_the_order(tmp_path):
+def test_the_queue_is_bounded_in_bytes_and_keeps_the_order(tmp_path, monkeypatch):
     """Small cases queue up behind the running one; a case too large for the pipe goes only
-    when the worker has nothing left, and the cases after it wait behind it."""
+    when the worker has nothing left, and the cases after it wait behind it. Each case's
+    expected outcome is computed once."""
+    import conformance.expected
+
+    computed = []
+    real = conformance.expected.expected_outcome
+    monkeypatch.setattr(conformance.expected, "expected_outcome", lambda c: computed.append(c["id"]) or real(c))
     big = tmp_path / "big.yaml"
     big.write_text(THREE.read_text().replace("shape: [2, 4, 3], seed: 5", "shape: [64, 100, 3], seed: 5"))
     cases = {c.id: c for c in load_cases([big])}
@@ -195,6 +201,7 @@ def test_the_queue_is_bounded_in_bytes_and_keeps_the_order(tmp_path):
         assert session._queued[0].sent >= session._free_at               # sent once the worker was idle
         assert session.run_case(third, then=(fourth,)).status == "pass"
         assert session.run_case(fourth).status == "pass"
+        assert sorted(computed) == ["probe/first", "probe/fourth", "probe/second", "probe/third"]
     finally:
         session.close()
 

@@ -7,6 +7,7 @@ is missing, and says which.
 import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -192,7 +193,7 @@ def test_smoke_python_worker():
 
     lines = []
     assert smoke("reference", out=lines.append) == 0, "\n".join(lines)
-    assert lines[-1].startswith("reference: 6 of 6 protocol checks pass"), lines
+    assert lines[-1].startswith("reference: 7 of 7 protocol checks pass"), lines
 
 
 def test_smoke_reports_a_broken_harness(tmp_path):
@@ -205,6 +206,22 @@ def test_smoke_reports_a_broken_harness(tmp_path):
                    out=lines.append)
     assert status == 1
     assert lines[0].startswith("FAIL handshake") and "not JSON" in lines[0], lines
+
+
+def test_a_harness_that_does_not_echo_seq_fails_smoke_and_errs_in_a_run(tmp_path):
+    """Results are matched to runs by `seq` (the runner queues runs): a harness that always
+    answers seq 1 fails the smoke check, and in a run every case after the first is an error."""
+    from conformance.smoke import smoke
+
+    target = f"exec:{sys.executable} {Path(__file__).parent / 'data' / 'seq_ignoring_harness.py'}"
+    lines = []
+    assert smoke(target, startup_timeout=10, timeout=5, out=lines.append) == 1
+    assert any(line.startswith("FAIL queued runs") and "expected the result of run 11" in line for line in lines), lines
+    records = []
+    Runner(resolve(target), timeout=10).run(load_cases([Path(__file__).parent / "data" / "three.yaml"]), records.append)
+    statuses = [r.status for r in records]
+    assert statuses == ["unsupported", "error", "error", "error"], statuses
+    assert "results must come in order" in records[1].verdict["message"]
 
 
 def test_registry_names():

@@ -53,7 +53,6 @@ class FlaxNNXAdapter(SequenceRNNAdapter):
 
         self.jax, self.jnp, self.nnx = jax, jnp, nnx
         self.rnn = None
-        self._seed = 0
 
     def versions(self):
         import importlib.metadata as md
@@ -72,10 +71,11 @@ class FlaxNNXAdapter(SequenceRNNAdapter):
 
     def _cell(self, input_dim, units):
         compute, params = _POLICIES[self.dtype]
-        self._seed += 1
+        # Flax's own initializers draw from the Rngs: a fixed seed makes every case's draw the
+        # same whatever the worker ran before, so verdicts do not change from run to run.
         return self.nnx.SimpleCell(input_dim, units, activation_fn=self._activation_fn(),
                                    dtype=self.jnp.dtype(compute), param_dtype=self.jnp.dtype(params),
-                                   rngs=self.nnx.Rngs(self._seed))
+                                   rngs=self.nnx.Rngs(0))
 
     def _build(self, input_dim):
         self.cell = self._cell(input_dim, self.units)
