@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .runner import DEFAULT_TIMEOUT, Runner
 from .targets import UnknownTarget, builtin_names, resolve
 
-# Only what parsing needs is imported up front: `conformance run` starts the target's
-# workers first, and imports the rest while they load their framework.
-DEFAULT_TIMEOUT = 60.0  # seconds per case (conformance.runner.DEFAULT_TIMEOUT)
+# Only what parsing and starting workers need is imported up front: `conformance run`
+# starts the target's workers first, and imports the rest while they load their framework.
 DEFAULT_TARGET = "keras:numpy"
 DEFAULT_REPORT_DIR = "conformance-report"
 # The suite's record of the built-in targets' known deviations from the spec.
@@ -167,8 +167,7 @@ def _parser():
     fuzzer.add_argument("--target", "-t", required=True, help="the target, e.g. keras:jax or mutant:mask_ignored")
     fuzzer.add_argument("--examples", "-n", type=int, default=100, help="scenarios to draw (default 100)")
     fuzzer.add_argument("--seed", "-s", type=int, default=0, help="Hypothesis seed: the same seed replays the same run (default 0)")
-    fuzzer.add_argument("--out", "-o", default=str(Path(__file__).resolve().parent.parent / "cases" / "found"),
-                        help="folder for the case file of a disagreement (default cases/found/)")
+    fuzzer.add_argument("--out", "-o", help="folder for the case file of a disagreement (default cases/found/)")
     fuzzer.add_argument("--max-shrinks", type=int, default=300, help="target runs spent on shrinking at most (default 300)")
     fuzzer.add_argument("--timeout", type=float, default=60.0, help="seconds per scenario (default 60)")
     fuzzer.add_argument("--profile", choices=("keras2", "keras3"), help="the profile of a factory or exec target")
@@ -220,8 +219,6 @@ def cmd_run(args):
     spec = resolve(args.target, profile=args.profile)
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    from .runner import Runner
-
     # The workers import their framework while the case files are read.
     runner = Runner(spec, timeout=args.timeout, jobs=args.jobs)
     runner.launch()

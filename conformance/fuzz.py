@@ -391,7 +391,7 @@ def main(args):
     """Exit 0 when the target agrees with the reference on every scenario, 1 when a disagreement was found."""
     if args.examples < 1:
         raise ValueError("--examples must be at least 1")
-    result = fuzz(args.target, examples=args.examples, seed=args.seed, out=args.out, timeout=args.timeout,
+    result = fuzz(args.target, examples=args.examples, seed=args.seed, out=args.out or DEFAULT_OUT, timeout=args.timeout,
                   max_shrinks=args.max_shrinks, profile=args.profile)
     if not result.found:
         print(f"{args.target}: no disagreement in {args.examples} scenarios (seed {args.seed}, "
