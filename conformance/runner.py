@@ -132,9 +132,9 @@ class Worker:
         if wait:
             self.reaped()
 
-    def reaped(self, timeout=None):
+    def reaped(self):
         if self._reaper is not None:
-            self._reaper.join(timeout)
+            self._reaper.join()
 
     def _reap(self):
         try:
@@ -143,13 +143,18 @@ class Worker:
             self.kill()
 
     def kill(self):
+        self.interrupt()
+        self._close()
+
+    def interrupt(self):
+        """Kill the process but leave its pipes alone: for use from another thread than the one
+        reading them, which then sees their end and gives up in its own time."""
         if self.process and self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
             self.process.wait()
-        self._close()
 
     def stderr_tail(self, lines=3):
         if not self._stderr:
@@ -267,7 +272,6 @@ class _Flight:
     case: object
     line: bytes
     seq: int = 1
-    worker: object = None
     sent: float = 0.0
     expected: tuple | None = None
     harness_error: Exception | None = None
@@ -304,7 +308,7 @@ class TargetSession:
         self.implementation = None
         self.startup_s = 0.0  # time spent starting workers (importing the framework)
         self._starting = None  # the thread that waits for a launched worker's `started`
-        self._queued = deque()  # flights sent to the current worker, oldest first
+        self._queued = deque()  # flights sent to the current worker, oldest first (emptied when it is lost)
         self._prepared = {}  # flights prepared but not (or no longer) sent: id(case) -> flight
         self._stopped = []  # workers asked to exit, perhaps not yet gone
         self._seq = 0  # the `seq` of the last run message prepared
@@ -322,7 +326,6 @@ class TargetSession:
             self.start_error = f"target {self.spec.name} could not start: {getattr(exc, 'message', exc)}"
             return
         self.worker = worker
-        self._queued.clear()
         self._free_at = 0.0
         # A thread takes the `started` reply when it comes, so that the start-up time is what
         # the worker took, not how long the caller was busy meanwhile.
@@ -343,12 +346,11 @@ class TargetSession:
     def run_case(self, case, then=()):
         """The Record of `case`. `then`, the cases that follow it (if known), are queued behind
         it meanwhile, so that the worker goes on while the result of `case` is judged here."""
-        if self._queued and self._queued[0].worker is self.worker is not None:
+        if self._queued:
             if self._queued[0].case is not case:
                 raise RuntimeError(f"{case.id} asked for while {self._queued[0].case.id} is queued before it")
             flight = self._queued.popleft()
         else:
-            self._queued.clear()  # nothing, or cases sent to a worker since lost
             flight = self._dispatch(self._prepare(case))
         tags = list(case.tags)
         if flight.failure is not None:
@@ -363,7 +365,9 @@ class TargetSession:
             return Record(case.id, exc.status, time.monotonic() - began, {"message": exc.message}, tags)
         self._free_at = time.monotonic()
         if then and not self._queued:  # the worker is idle: a case too large to queue goes now
-            self._queued.append(self._dispatch(self._prepare(then[0])))
+            ahead = self._dispatch(self._prepare(then[0]))
+            if ahead.failure is None:  # else it is sent again, to the next worker, when its turn comes
+                self._queued.append(ahead)
         # The time spent in the implementation's own calls, as the worker measured it.
         target_s = reply.get("elapsed_s", self._free_at - began)
         try:
@@ -384,7 +388,7 @@ class TargetSession:
                 # say how): it goes later, as prepared.
                 self._prepared[id(case)] = flight
                 return
-            flight.worker, flight.sent = self.worker, time.monotonic()
+            flight.sent = time.monotonic()
             self._queued.append(flight)
             waiting += len(flight.line)
 
@@ -392,7 +396,7 @@ class TargetSession:
         """Stop the worker; with wait=False its exit is awaited by `Runner.close()`."""
         self._queued.clear()
         if self._starting is not None:  # launched but never used: no need to wait for it
-            self.worker.kill()
+            self.worker.interrupt()  # its `started` thread sees the end of the output and returns
             self._starting[0].join()
             self._starting = None
         if self.worker is not None:
@@ -408,8 +412,9 @@ class TargetSession:
         self._stopped.clear()
 
     def kill(self):
+        """From another thread (Ctrl-C): the session's own thread sees the worker die."""
         if self.worker is not None:
-            self.worker.kill()
+            self.worker.interrupt()
 
     def _prepare(self, case):
         """A flight for `case`: its message, and (here, while the worker plays something
@@ -437,7 +442,7 @@ class TargetSession:
         if self.worker is None:
             flight.failure = WorkerFailure("error", self.start_error)
             return flight
-        flight.worker, flight.sent = self.worker, time.monotonic()
+        flight.sent = time.monotonic()
         try:
             self.worker.send_line(flight.line)
         except WorkerFailure as exc:
@@ -470,7 +475,6 @@ class TargetSession:
         self.worker.kill()
         self.worker = None
         for flight in self._queued:
-            flight.worker = None
             self._prepared[id(flight.case)] = flight
         self._queued.clear()
 
@@ -517,7 +521,7 @@ class Runner:
         pending = queue.Queue()
         for case in cases:
             pending.put(case)
-        threads = [threading.Thread(target=self._serve, args=(session, pending, on_record), daemon=True)
+        threads = [threading.Thread(target=self._serve, args=(session, pending, on_record, len(active)), daemon=True)
                    for session in active]
         for thread in threads:
             thread.start()
@@ -533,11 +537,14 @@ class Runner:
                 thread.join(10)
             raise
 
-    def _serve(self, session, pending, on_record):
+    def _serve(self, session, pending, on_record, workers):
         window = deque()  # this worker's next cases, in order: queued behind the running one
         try:
             while not self._stop.is_set():
-                while len(window) <= LOOK_AHEAD and (case := self._take(pending)) is not None:
+                # A window no larger than a fair share of what is left, so that with several
+                # workers none takes the last cases while another has nothing to do.
+                ahead = min(LOOK_AHEAD, pending.qsize() // workers)
+                while len(window) <= ahead and (case := self._take(pending)) is not None:
                     window.append(case)
                 if not window:
                     return

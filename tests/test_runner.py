@@ -153,7 +153,7 @@ def test_the_next_case_is_queued_behind_the_running_one():
         assert session.run_case(cases["probe/first"], then=(cases["probe/third"],)).status == "pass"
         # probe/third went to the worker before probe/first's result came
         assert [f.case.id for f in session._queued] == ["probe/third"]
-        assert session._queued[0].worker is session.worker
+        assert session.worker is not None and session._queued[0].sent > 0   # written to the live worker
         assert session._queued[0].sent < session._free_at   # sent before probe/first's result came
         assert session.run_case(cases["probe/third"], then=(cases["probe/fourth"],)).status == "pass"
         assert session.run_case(cases["probe/fourth"]).status == "pass"
@@ -244,3 +244,30 @@ def test_launch_starts_the_worker_early_and_times_only_its_start():
     assert runner.implementation["startup_s"] < 2.5
     runner.close()
     assert process.poll() == 0   # the launched worker played the cases, then stopped
+
+
+def test_closing_a_session_whose_worker_is_still_starting_returns_at_once(tmp_path):
+    """A run that ends before its launched worker has loaded (a case-file error, no case
+    selected, Ctrl-C) must not wait for that worker's start."""
+    import time
+
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(60)\n\ndef make(**config):\n    pass\n")
+    session = TargetSession(resolve(f"{slow}:make"), timeout=10)
+    session.launch()
+    time.sleep(0.5)
+    began = time.monotonic()
+    session.close()
+    assert time.monotonic() - began < 10
+    assert session.worker is None
+
+
+def test_two_workers_share_even_a_short_run():
+    """Each worker takes only its share of the cases left, so with four cases and two workers
+    both of them play some."""
+    records = []
+    runner = Runner(resolve("reference"), timeout=30, jobs=2)
+    runner.run(load_cases([THREE]), records.append)
+    runner.close()
+    assert sorted(r.id for r in records) == sorted(ORDER) and {r.status for r in records} == {"pass"}
+    assert all(s.implementation is not None for s in runner.sessions)   # both workers started and played
