@@ -9,16 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .runner import DEFAULT_TIMEOUT, Runner
-from .targets import UnknownTarget, builtin_names, resolve
+from conformance import __version__
+from conformance.run.runner import DEFAULT_TIMEOUT, Runner
+from conformance.targets import UnknownTarget, builtin_names, resolve
 
 # Only what parsing and starting workers need is imported up front: `conformance run`
 # starts the target's workers first, and imports the rest while they load their framework.
 DEFAULT_TARGET = "keras:numpy"
 DEFAULT_REPORT_DIR = "conformance-report"
 # The suite's record of the built-in targets' known deviations from the spec.
-BUNDLED_EXPECTATIONS = Path(__file__).resolve().parent.parent / "expectations"
+BUNDLED_EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
 
 
 class UsageError(Exception):
@@ -41,14 +41,14 @@ def main(argv=None):
 
 # The except clauses name these only when an exception arrives, so their modules load lazily.
 def _usage_errors():
-    from .expectations import ExpectationsError
-    from .select import KeywordError
+    from conformance.report.expectations import ExpectationsError
+    from conformance.catalog.select import KeywordError
 
     return (UsageError, UnknownTarget, KeywordError, ExpectationsError)
 
 
 def _case_file_error():
-    from .cases import CaseFileError
+    from conformance.catalog.cases import CaseFileError
 
     return CaseFileError
 
@@ -132,7 +132,7 @@ def _parser():
                      help="write nothing: exit 1 when DIR differs from what would be written")
     fix.add_argument("--regenerate", action="store_true",
                      help="use the selection DIR/index.json records (its --cases, -k, --profile)")
-    fix.set_defaults(func=_command("fixtures", "cmd_fixtures"))
+    fix.set_defaults(func=_command("tools.fixtures", "cmd_fixtures"))
 
     differ = sub.add_parser("diff", help="compare two report.json files (or report folders) case by case; "
                             "exit 1 on regressions")
@@ -141,7 +141,7 @@ def _parser():
     differ.add_argument("--markdown", metavar="FILE", help="also write the summary as Markdown (e.g. for a PR comment)")
     differ.add_argument("--json", metavar="FILE", help="also write the differences as JSON")
     differ.add_argument("--limit", type=int, default=50, help="cases listed per section (default 50)")
-    differ.set_defaults(func=_command("diff", "cmd_diff"))
+    differ.set_defaults(func=_command("report.diff", "cmd_diff"))
 
     merger = sub.add_parser("merge", help="merge the report folders of several runs (one per target) into one")
     merger.add_argument("sources", nargs="*", metavar="REPORT", help="report folders or report.json files")
@@ -150,7 +150,7 @@ def _parser():
     merger.add_argument("--out", "-o", required=True, metavar="DIR", help="where the merged report goes")
     merger.add_argument("--rename-duplicates", action="store_true", help="keep a target seen twice, as NAME-2")
     merger.add_argument("--gate", action="store_true", help="exit 1 when a case failed in any target")
-    merger.set_defaults(func=_command("merge", "cmd_merge"))
+    merger.set_defaults(func=_command("report.merge", "cmd_merge"))
 
     # Suite strength: docs/tolerances.md, conformance/mutants.py, conformance/fuzz.py.
     mutate = sub.add_parser("mutants", help="run the suite against every mutant of the reference and print the kill rate")
@@ -183,8 +183,8 @@ def _add_case_options(parser):
 
 
 def cmd_list(args):
-    from .cases import load_cases
-    from .select import select
+    from conformance.catalog.cases import load_cases
+    from conformance.catalog.select import select
 
     cases = load_cases(args.cases)
     chosen, _ = select(cases, keyword=args.keyword, profile=args.profile)
@@ -194,7 +194,7 @@ def cmd_list(args):
 
 
 def cmd_validate(args):
-    from .cases import case_files, load_file
+    from conformance.catalog.cases import case_files, load_file
 
     problems, count = [], 0
     files = case_files(args.paths or None)
@@ -231,12 +231,12 @@ def cmd_run(args):
 def _run(args, spec, runner):
     import gc
 
-    from .cases import load_cases
-    from .expectations import RunExpectations, expectations_path
-    from .progress import Progress
-    from .report import Recorder, exit_status
-    from .reporters import write_junit, write_markdown
-    from .select import select
+    from conformance.catalog.cases import load_cases
+    from conformance.report.expectations import RunExpectations, expectations_path
+    from conformance.report.progress import Progress
+    from conformance.report.record import Recorder, exit_status
+    from conformance.report import write_junit, write_markdown
+    from conformance.catalog.select import select
 
     cases = load_cases(args.cases)
     gc.freeze()  # the cases live as long as the run: keep them out of the collector's scans
@@ -286,8 +286,8 @@ def _run(args, spec, runner):
 def cmd_coverage(args):
     import json
 
-    from .cases import load_cases
-    from .coverage import SpecNotFound, coverage, find_spec_dir, render_markdown
+    from conformance.catalog.cases import load_cases
+    from conformance.tools.coverage import SpecNotFound, coverage, find_spec_dir, render_markdown
 
     try:
         spec_dir = find_spec_dir(args.spec)
@@ -306,13 +306,13 @@ def cmd_coverage(args):
 
 
 def cmd_smoke(args):
-    from .smoke import smoke
+    from conformance.tools.smoke import smoke
 
     return smoke(args.target, profile=args.profile)
 
 
 def cmd_matrix(args):
-    from .matrix_report import main as matrix_main
+    from conformance.tools.matrix import main as matrix_main
 
     try:
         return matrix_main(args)
@@ -321,7 +321,7 @@ def cmd_matrix(args):
 
 
 def cmd_mutants(args):
-    from .mutants import main as mutants_main
+    from conformance.tools.mutants import main as mutants_main
 
     try:
         return mutants_main(args)
@@ -330,7 +330,7 @@ def cmd_mutants(args):
 
 
 def cmd_fuzz(args):
-    from .fuzz import main as fuzz_main
+    from conformance.tools.fuzz import main as fuzz_main
 
     try:
         return fuzz_main(args)

@@ -9,9 +9,9 @@ the cases run; with paths, the cases run besides the tests found there.
 
 import pytest
 
-from .cases import CaseFileError, load_cases
-from .runner import DEFAULT_TIMEOUT, TargetSession
-from .targets import UnknownTarget, resolve
+from conformance.catalog.cases import CaseFileError, load_cases
+from conformance.run.runner import DEFAULT_TIMEOUT, TargetSession
+from conformance.targets import UnknownTarget, resolve
 
 
 def pytest_addoption(parser):

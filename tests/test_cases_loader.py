@@ -5,8 +5,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from conformance import arrays, yamlfile
-from conformance.cases import (CaseFileError, _fast_check, _validator, case_files, features, load_cases,
+from conformance import arrays
+from conformance.catalog import yamlfile
+from conformance.catalog.cases import (CaseFileError, _fast_check, _validator, case_files, features, load_cases,
                                load_file, schema_errors)
 from conftest import DATA
 

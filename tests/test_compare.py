@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from conformance import tolerance
+from conformance.judge import tolerance
 from conformance.arrays import Observed
-from conformance.compare import judge
+from conformance.judge.compare import judge
 
 T = 5  # timesteps of the call step (under tolerance.REFERENCE_STEPS: no widening)
 
@@ -258,7 +258,7 @@ def test_losses_compared_in_sorted_order():
 
 
 def test_get_config_compares_the_shared_arguments():
-    from conformance.compare import CONFIG_KEYS
+    from conformance.judge.compare import CONFIG_KEYS
 
     from reference_impl import SimpleRNN
 

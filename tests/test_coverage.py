@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cases import load_cases
-from conformance.coverage import coverage, find_spec_dir, spec_items
+from conformance.catalog.cases import load_cases
+from conformance.tools.coverage import coverage, find_spec_dir, spec_items
 
 from conftest import run_cli
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import fixtures
+from conformance.tools import fixtures
 from conformance.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,8 +4,8 @@ found, shrunk and written as a case file that fails on the bug and passes on the
 import pytest
 import yaml
 
-from conformance import fuzz
-from conformance.cases import load_cases
+from conformance.tools import fuzz
+from conformance.catalog.cases import load_cases
 from conftest import run_cli, statuses, load_report
 
 hypothesis = pytest.importorskip("hypothesis")

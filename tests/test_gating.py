@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conformance.cli import main
-from conformance.expectations import Expectations, sanitize_target
+from conformance.report.expectations import Expectations, sanitize_target
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

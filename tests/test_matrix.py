@@ -5,8 +5,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from conformance import matrix
-from conformance.cases import CaseFileError, load_cases, load_file
+from conformance.catalog import expand as matrix
+from conformance.catalog.cases import CaseFileError, load_cases, load_file
 from conftest import run_cli
 
 

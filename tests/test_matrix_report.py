@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance import matrix_report
+from conformance.report import html as matrix_report
+from conformance.tools import matrix as matrix_tool
 
 CASES = """
 defaults:
@@ -80,7 +81,7 @@ def matrix(tmp_path_factory):
     cases.write_text(CASES)
     args = SimpleNamespace(targets="reference,keras:numpy", from_reports=None, out=str(root / "out"),
                            cases=[str(cases)], keyword=None, timeout=120.0, quiet=True)
-    assert matrix_report.main(args) == 0
+    assert matrix_tool.main(args) == 0
     return root
 
 
@@ -111,7 +112,7 @@ def test_from_reports_rebuilds_the_same_table(matrix, tmp_path):
     folders = [reports / "reference", next(reports.glob("keras_numpy-*"))]  # the order of --targets
     args = SimpleNamespace(targets=None, from_reports=",".join(str(f) for f in folders), out=str(tmp_path),
                            cases=None, keyword=None, timeout=60.0, quiet=True)
-    assert matrix_report.main(args) == 0
+    assert matrix_tool.main(args) == 0
     assert (tmp_path / "matrix.md").read_text().split("\n", 4)[4] == \
         (matrix / "out" / "matrix.md").read_text().split("\n", 4)[4]
     check_links(tmp_path)
@@ -120,9 +121,9 @@ def test_from_reports_rebuilds_the_same_table(matrix, tmp_path):
 def test_failing_case_page_shows_expected_and_actual(tmp_path):
     # A report with one failing case (as from another target), plus the values it sent.
     from conformance.arrays import Observed, to_wire
-    from conformance.cases import load_cases
-    from conformance.expected import expected_outcome
-    from conformance.report import write_json
+    from conformance.catalog.cases import load_cases
+    from conformance.judge.expected import expected_outcome
+    from conformance.report.record import write_json
 
     cases_file = tmp_path / "cases.yaml"
     cases_file.write_text(CASES)

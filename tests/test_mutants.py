@@ -11,11 +11,12 @@ import json
 import numpy as np
 import pytest
 
-from conformance import mutants
-from conformance.cases import load_cases
-from conformance.compare import judge
-from conformance.expected import expected_outcome
-from conformance.steps import run_steps
+from conformance.targets import mutants as catalog
+from conformance.tools import mutants
+from conformance.catalog.cases import load_cases
+from conformance.judge.compare import judge
+from conformance.judge.expected import expected_outcome
+from conformance.targets.steps import run_steps
 from conformance.targets import UnknownTarget, resolve
 from conformance.targets.reference import ReferenceAdapter
 from conftest import CATALOG, run_cli
@@ -23,10 +24,10 @@ from reference_impl import SimpleRNN
 
 
 def test_catalog_has_at_least_40_single_bug_mutants():
-    names = [m.name for m in mutants.CATALOG]
+    names = [m.name for m in catalog.CATALOG]
     assert len(names) >= 40
     assert len(set(names)) == len(names)
-    for mutant in mutants.CATALOG:
+    for mutant in catalog.CATALOG:
         assert mutant.description and "\n" not in mutant.description, mutant.name
         assert mutant.patches or mutant.attributes, mutant.name
         cls = mutant.layer_class
@@ -35,23 +36,23 @@ def test_catalog_has_at_least_40_single_bug_mutants():
 
 def test_mutants_leave_the_reference_alone():
     original = {name: SimpleRNN.__dict__[name] for name in vars(SimpleRNN)}
-    for mutant in mutants.CATALOG:
+    for mutant in catalog.CATALOG:
         mutant.layer_class
     assert {name: SimpleRNN.__dict__[name] for name in vars(SimpleRNN)} == original
 
 
 def test_mutant_targets_resolve():
     spec = resolve("mutant:bias_added_twice")
-    assert spec.adapter == "conformance.mutants:make_adapter" and spec.argument == "bias_added_twice"
+    assert spec.adapter == "conformance.targets.mutants:make_adapter" and spec.argument == "bias_added_twice"
     assert spec.profile == "keras3"
-    adapter = mutants.make_adapter("bias_added_twice")
+    adapter = catalog.make_adapter("bias_added_twice")
     assert adapter.name == "mutant:bias_added_twice"
     with pytest.raises(UnknownTarget, match="unknown mutant"):
         resolve("mutant:no_such_bug")
 
 
 def test_a_patch_that_no_longer_applies_fails_loudly():
-    broken = mutants.Mutant("broken", "a snippet the reference does not have",
+    broken = catalog.Mutant("broken", "a snippet the reference does not have",
                             {"count_params": [("this text is not there", "")]})
     with pytest.raises(LookupError, match="not in"):
         broken.layer_class
@@ -59,8 +60,8 @@ def test_a_patch_that_no_longer_applies_fails_loudly():
 
 def test_a_mutant_that_cannot_be_built_is_broken_not_killed(monkeypatch):
     """Its worker cannot start, so every case errs: that must not count as a kill."""
-    ghost = mutants.Mutant("only_in_this_process", "a mutant the worker process does not know", {})
-    monkeypatch.setitem(mutants.MUTANTS, ghost.name, ghost)
+    ghost = catalog.Mutant("only_in_this_process", "a mutant the worker process does not know", {})
+    monkeypatch.setitem(catalog.MUTANTS, ghost.name, ghost)
     results, _ = mutants.kill_run(load_cases([CATALOG / "forward.yaml"])[:3], [ghost.name], jobs=1, timeout=60)
     (result,) = results
     assert result.broken and "could not start" in result.broken
@@ -76,14 +77,14 @@ def _verdict(layer_class, case):
 
 def test_control_equals_the_reference_on_forward_cases():
     cases = load_cases([CATALOG / "forward.yaml"])
-    control = mutants.MUTANTS["control"].layer_class
+    control = catalog.MUTANTS["control"].layer_class
     assert all(_verdict(control, case).status == "pass" for case in cases[:40])
 
 
 def test_float16_intermediate_fails_the_float32_tolerance():
     """The precision mutant proves the float32 tolerance is tight enough (docs/tolerances.md)."""
     cases = [c for c in load_cases([CATALOG / "forward.yaml"]) if c.id.startswith("forward/core")]
-    layer_class = mutants.MUTANTS["float16_intermediate"].layer_class
+    layer_class = catalog.MUTANTS["float16_intermediate"].layer_class
     verdicts = [_verdict(layer_class, case) for case in cases]
     failing = [v for v in verdicts if v.status == "fail"]
     assert len(failing) >= len(cases) // 2
@@ -96,7 +97,7 @@ def test_float16_intermediate_fails_the_float32_tolerance():
 def test_cli_lists_the_mutants():
     proc = run_cli("mutants", "--list")
     assert proc.returncode == 0, proc.stderr
-    assert len(proc.stdout.strip().splitlines()) == len(mutants.CATALOG)
+    assert len(proc.stdout.strip().splitlines()) == len(catalog.CATALOG)
 
 
 def test_cli_survivor_exit_status_and_message():

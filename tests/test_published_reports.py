@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import matrix_report
-from conformance.cases import load_cases
-from conformance.runner import Runner
-from conformance.select import select
+from conformance.report import html as matrix_report
+from conformance.catalog.cases import load_cases
+from conformance.run.runner import Runner
+from conformance.catalog.select import select
 from conformance.targets import resolve
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "reports" / "matrix"
@@ -54,8 +54,8 @@ def test_the_bundled_expectations_list_exactly_the_published_failures(name):
     """expectations/<target>.yaml, applied by default, names each case that the published run
     of that target does not pass, and nothing else: `conformance run --target T` exits 0 on
     the known deviations and 1 on anything new."""
-    from conformance.expectations import Expectations, expectations_path
-    from conformance.report import FAILING
+    from conformance.report.expectations import Expectations, expectations_path
+    from conformance.report.record import FAILING
 
     known = Expectations.load(expectations_path(Path(__file__).resolve().parents[1] / "expectations", name))
     cases = published(name)["cases"]

@@ -5,10 +5,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conformance import report as report_mod
-from conformance.reporters import write_junit, write_markdown
-from conformance.reporters.markdown import render_markdown
-from conformance.runner import Record
+from conformance.report import record as report_mod
+from conformance.report import write_junit, write_markdown
+from conformance.report.markdown import render_markdown
+from conformance.run.runner import Record
 from conftest import assert_reports_agree, markdown_table
 
 RECORDS = [

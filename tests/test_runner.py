@@ -7,8 +7,8 @@ which is where the abort and hang factories trip.
 
 import pytest
 
-from conformance.cases import load_cases
-from conformance.runner import Runner, TargetSession, Worker, WorkerFailure
+from conformance.catalog.cases import load_cases
+from conformance.run.runner import Runner, TargetSession, Worker, WorkerFailure
 from conformance.targets import resolve
 from conftest import DATA, assert_reports_agree, factory, load_journal, run_cli, statuses
 
@@ -183,11 +183,11 @@ def test_the_queue_is_bounded_in_bytes_and_keeps_the_order(tmp_path, monkeypatch
     """Small cases queue up behind the running one; a case too large for the pipe goes only
     when the worker has nothing left, and the cases after it wait behind it. Each case's
     expected outcome is computed once."""
-    import conformance.expected
+    import conformance.judge.expected
 
     computed = []
-    real = conformance.expected.expected_outcome
-    monkeypatch.setattr(conformance.expected, "expected_outcome", lambda c: computed.append(c["id"]) or real(c))
+    real = conformance.judge.expected.expected_outcome
+    monkeypatch.setattr(conformance.judge.expected, "expected_outcome", lambda c: computed.append(c["id"]) or real(c))
     big = tmp_path / "big.yaml"
     big.write_text(THREE.read_text().replace("shape: [2, 4, 3], seed: 5", "shape: [64, 100, 3], seed: 5"))
     cases = {c.id: c for c in load_cases([big])}

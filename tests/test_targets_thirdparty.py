@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cases import load_cases
-from conformance.runner import Runner
+from conformance.catalog.cases import load_cases
+from conformance.run.runner import Runner
 from conformance.targets import TFJS_HARNESS, resolve
 
 CASES = """
@@ -180,7 +180,7 @@ def test_tfjs(cases, tfjs_installed):
 
 
 def test_tfjs_smoke(tfjs_installed):
-    from conformance.smoke import smoke
+    from conformance.tools.smoke import smoke
 
     lines = []
     assert smoke("tfjs", out=lines.append) == 0, "\n".join(lines)
@@ -189,7 +189,7 @@ def test_tfjs_smoke(tfjs_installed):
 
 def test_smoke_python_worker():
     """The Python worker passes the protocol checks (it dies on a malformed array: a warning)."""
-    from conformance.smoke import smoke
+    from conformance.tools.smoke import smoke
 
     lines = []
     assert smoke("reference", out=lines.append) == 0, "\n".join(lines)
@@ -197,7 +197,7 @@ def test_smoke_python_worker():
 
 
 def test_smoke_reports_a_broken_harness(tmp_path):
-    from conformance.smoke import smoke
+    from conformance.tools.smoke import smoke
 
     script = tmp_path / "broken.py"
     script.write_text("import sys\nfor line in sys.stdin:\n    print('hello, not json', flush=True)\n")
@@ -211,7 +211,7 @@ def test_smoke_reports_a_broken_harness(tmp_path):
 def test_a_harness_that_does_not_echo_seq_fails_smoke_and_errs_in_a_run(tmp_path):
     """Results are matched to runs by `seq` (the runner queues runs): a harness that always
     answers seq 1 fails the smoke check, and in a run every case after the first is an error."""
-    from conformance.smoke import smoke
+    from conformance.tools.smoke import smoke
 
     target = f"exec:{sys.executable} {Path(__file__).parent / 'data' / 'seq_ignoring_harness.py'}"
     lines = []

@@ -71,10 +71,10 @@ def resolve(name, profile=None):
     if name == "tfjs":
         return TargetSpec(name, profile="keras3", env=dict(QUIET_ENV), command=["node", str(TFJS_HARNESS)])
     if name.startswith("mutant:"):  # the reference with one planted bug (conformance/mutants.py)
-        from ..mutants import MUTANTS
+        from conformance.targets.mutants import MUTANTS
         if name[7:] not in MUTANTS:
             raise UnknownTarget(f"unknown mutant {name[7:]!r}; `conformance mutants --list` names them")
-        return TargetSpec(name, "conformance.mutants:make_adapter", name[7:], "keras3")
+        return TargetSpec(name, "conformance.targets.mutants:make_adapter", name[7:], "keras3")
     if name.startswith("exec:"):
         command = shlex.split(name[5:])
         if not command:

@@ -8,7 +8,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from ..adapter import KerasSurfaceAdapter, Unsupported
+from conformance.targets.base import KerasSurfaceAdapter, Unsupported
 
 
 def load_factory(argument):

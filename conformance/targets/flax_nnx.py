@@ -24,9 +24,9 @@ How Flax expresses Keras (docs/targets.md has the whole table):
 
 import numpy as np
 
-from ..adapter import Unsupported
-from ..arrays import Observed
-from .torch_rnn import SequenceRNNAdapter, common_unsupported
+from conformance.targets.base import Unsupported
+from conformance.arrays import Observed
+from conformance.targets.torch_rnn import SequenceRNNAdapter, common_unsupported
 
 _POLICIES = {"float32": ("float32", "float32"), "float64": ("float64", "float64"),
              "float16": ("float16", "float16"), "bfloat16": ("bfloat16", "bfloat16"),

@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 
-from ..adapter import KerasSurfaceAdapter, Unsupported, loss_weights
-from ..arrays import Observed
+from conformance.targets.base import KerasSurfaceAdapter, Unsupported, loss_weights
+from conformance.arrays import Observed
 
 
 class Keras3Adapter(KerasSurfaceAdapter):

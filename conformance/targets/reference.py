@@ -5,8 +5,8 @@ import numpy as np
 from reference_impl import SimpleRNN
 from reference_impl.gradients import gradients
 
-from ..adapter import KerasSurfaceAdapter, loss_weights, output_shapes
-from ..arrays import Observed
+from conformance.targets.base import KerasSurfaceAdapter, loss_weights, output_shapes
+from conformance.arrays import Observed
 
 
 class ReferenceAdapter(KerasSurfaceAdapter):

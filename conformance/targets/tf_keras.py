@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ..adapter import KerasSurfaceAdapter, loss_weights
-from ..arrays import Observed
+from conformance.targets.base import KerasSurfaceAdapter, loss_weights
+from conformance.arrays import Observed
 
 
 class TfKerasAdapter(KerasSurfaceAdapter):

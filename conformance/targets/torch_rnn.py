@@ -31,8 +31,8 @@ How torch expresses Keras (docs/targets.md has the whole table):
 
 import numpy as np
 
-from ..adapter import Adapter, Unsupported
-from ..arrays import Observed
+from conformance.targets.base import Adapter, Unsupported
+from conformance.arrays import Observed
 
 KERAS_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "hard_sigmoid", "softsign", "elu", "exponential")
 # Constructor arguments whose only effect is on something every third-party target declares unsupported.
@@ -177,7 +177,7 @@ class SequenceRNNAdapter(Adapter):
 
     def gradients(self, inputs, mask=None, initial_state=None):
         """Gradients of sum_k sum(returned_k * loss_weights), as the library's autodiff gives them."""
-        from ..adapter import loss_weights
+        from conformance.targets.base import loss_weights
 
         x = np.asarray(inputs)
         if not self.built:

@@ -9,8 +9,8 @@ import numpy as np
 
 from reference_impl import SimpleRNN
 
-from .steps import run_steps
-from .targets.reference import ReferenceAdapter
+from conformance.targets.steps import run_steps
+from conformance.targets.reference import ReferenceAdapter
 
 
 def expected_outcome(case):

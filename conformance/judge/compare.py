@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import checks, tolerance
-from .arrays import Observed
+from conformance.judge import checks
+from conformance.judge import tolerance
+from conformance.arrays import Observed
 
 # The constructor arguments both pages list: what get_config must carry over.
 CONFIG_KEYS = (

@@ -30,9 +30,9 @@ import time
 
 import numpy as np
 
-from . import protocol
-from .arrays import ArraySpecError, from_wire, to_wire
-from .targets import resolve, worker_env
+from conformance.run import protocol
+from conformance.arrays import ArraySpecError, from_wire, to_wire
+from conformance.targets import resolve, worker_env
 
 OK, FAIL, WARN = "ok", "FAIL", "warn"
 
@@ -42,7 +42,7 @@ class Session:
 
     def __init__(self, spec):
         self.spec = spec
-        command = spec.command or [sys.executable, "-m", "conformance.worker"]
+        command = spec.command or [sys.executable, "-m", "conformance.run.worker"]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env=worker_env(spec), start_new_session=True)
         self.buffer = b""

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cases import Case, load_cases
+from conformance.catalog.cases import Case, load_cases
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "cases" / "found"
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "cases" / "found"
 FAILING = ("fail", "error", "crash", "timeout")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", None, "hard_sigmoid")
 KERAS2_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", None)  # tf_keras's hard_sigmoid is another function
@@ -210,8 +210,8 @@ def fuzz(target, examples=100, seed=0, out=DEFAULT_OUT, timeout=60.0, write=True
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
 
-    from .runner import TargetSession
-    from .targets import resolve
+    from conformance.run.runner import TargetSession
+    from conformance.targets import resolve
 
     spec = resolve(target, profile=profile)
     result = FuzzResult(target, seed, examples)
@@ -371,8 +371,8 @@ def write_case_file(result, out, profile):
 
 def replay(path, target):
     """{"target": status, "reference": status} of the written case, run as any case file is."""
-    from .runner import TargetSession
-    from .targets import resolve
+    from conformance.run.runner import TargetSession
+    from conformance.targets import resolve
 
     statuses = {}
     (case,) = load_cases([path])

@@ -37,107 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .arrays import Observed, from_wire, to_wire
-from .report import Recorder, load, write_json
+from conformance.arrays import Observed, from_wire, to_wire
+from conformance.report.record import load, write_json
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COLUMNS = ("pass", "fail", "unsupported", "other")  # other: error, crash, timeout, xfail, xpass
-MAX_OBSERVATION_BYTES = 1_000_000  # a failing case's actual values are kept up to this size
-
-
-# ====================================================================== running
-
-def run_target(name, case_paths, keyword, out_dir, timeout, quiet=True):
-    """Run one target through the runner; write its report folder; return report.json's data."""
-    from .cases import load_cases
-    from .progress import Progress
-    from .reporters import write_junit, write_markdown
-    from .runner import Runner
-    from .select import select
-    from .targets import resolve
-
-    spec = resolve(name)
-    cases = load_cases(case_paths)
-    chosen, deselected = select(cases, keyword=keyword, profile=spec.profile)
-    options = {"cases": case_paths or ["<suite cases>"], "keyword": keyword, "timeout": timeout, "jobs": 1}
-    progress = Progress(len(chosen), enabled=not quiet)
-    recorder = Recorder(out_dir, {"name": spec.name, "profile": spec.profile}, options, progress.update)
-    runner = Runner(spec, timeout=timeout, jobs=1)
-    started = time.perf_counter()
-    with progress:
-        if chosen:
-            runner.run(chosen, recorder.add)
-    report = recorder.finish(runner.implementation, False, deselected, round(time.perf_counter() - started, 3))
-    out = Path(out_dir)
-    write_junit(report, out / "junit.xml")
-    write_markdown(report, out / "summary.md")
-    failing = [c for c in chosen if c.id in {r["id"] for r in report["cases"] if r["status"] in ("fail", "error")}]
-    observations = replay(spec, failing, timeout)
-    write_json(out / "observations.json", {"schema_version": 1, "target": spec.name, "cases": observations})
-    if runner.start_error:
-        report.setdefault("start_error", runner.start_error)
-    return report
-
-
-def replay(spec, cases, timeout):
-    """{case id: observations} for cases played once more in a fresh worker (targets are
-    deterministic): the actual values the drill-down shows. Only the Worker API is used."""
-    from .runner import Worker, WorkerFailure
-
-    if not cases:
-        return {}
-    worker, found = Worker(spec), {}
-    try:
-        worker.start()
-        for case in cases:
-            try:
-                reply = worker.run(case.concrete(), timeout)
-            except WorkerFailure:
-                worker = Worker(spec)
-                worker.start()
-                continue
-            if "steps" in reply:
-                wire = to_wire(reply["steps"])
-                # A million-value array makes a drill-down page nobody reads: its verdict says enough.
-                if len(json.dumps(wire)) <= MAX_OBSERVATION_BYTES:
-                    found[case.id] = wire
-    except Exception:  # noqa: BLE001 - the values are a convenience; the report stands without them
-        pass
-    finally:
-        worker.stop()
-    return found
-
-
-def main(args):
-    out = Path(args.out)
-    if bool(args.targets) == bool(args.from_reports):
-        raise ValueError("give either --targets T1,T2,... or --from-reports DIR1,DIR2,...")
-    if args.from_reports:
-        dirs = [Path(d) for d in args.from_reports.split(",") if d.strip()]
-        for d in dirs:
-            if not (d / "report.json").is_file() and not (d.is_file() and d.name.endswith(".json")):
-                raise ValueError(f"{d} has no report.json")
-    else:
-        if args.timeout <= 0:
-            raise ValueError("--timeout must be positive")
-        from .targets import resolve
-
-        names = [t.strip() for t in args.targets.split(",") if t.strip()]
-        for name in names:
-            resolve(name)  # an unknown name fails before anything runs
-        dirs = []
-        for name in names:
-            folder = out / "reports" / slug(name)
-            report = run_target(name, args.cases, args.keyword, folder, args.timeout, args.quiet)
-            s = report["summary"]
-            print(f"{name}: {s['total']} cases: {s['pass']} pass, {s['fail']} fail, {s.get('error', 0)} error, "
-                  f"{s.get('crash', 0)} crash, {s.get('timeout', 0)} timeout, {s['unsupported']} unsupported")
-            if report.get("start_error"):
-                print(f"conformance: {report['start_error']}")
-            dirs.append(folder)
-    index = build(dirs, out, all_pages=not getattr(args, "failing_pages_only", False))
-    print(f"matrix of {len(dirs)} targets: {index} and {out / 'matrix.md'}")
-    return 0
 
 
 # ====================================================================== building
@@ -260,7 +164,7 @@ class _Catalog:
         self._loaded = {}
 
     def case(self, report, case_id):
-        from .cases import CaseFileError, load_cases
+        from conformance.catalog.cases import CaseFileError, load_cases
 
         paths = tuple((report.get("options") or {}).get("cases") or ["<suite cases>"])
         if paths not in self._loaded:
@@ -283,7 +187,7 @@ class _Catalog:
         expected = None
         if record["status"] != "pass":
             try:
-                from .expected import expected_outcome
+                from conformance.judge.expected import expected_outcome
 
                 expected, _ = expected_outcome(concrete)
             except Exception as exc:  # noqa: BLE001 - shown, not fatal

@@ -15,12 +15,35 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from dataclasses import dataclass, field
+
 import conformance
 
 SCHEMA_VERSION = 1
 STATUSES = ("pass", "fail", "error", "crash", "timeout", "unsupported", "xfail", "xpass")
 # xfail / xpass: a failing / passing case listed in an expectations file (conformance/expectations.py).
 FAILING = ("fail", "error", "crash", "timeout")
+
+
+@dataclass
+class Record:
+    """One finished case, as the report keeps it."""
+    id: str
+    status: str
+    duration_s: float
+    verdict: dict = field(default_factory=dict)
+    tags: list = field(default_factory=list)
+    target_s: float | None = None
+
+    def to_dict(self):
+        out = {"id": self.id, "status": self.status, "duration_s": round(self.duration_s, 6)}
+        if self.target_s is not None:
+            out["target_s"] = round(self.target_s, 6)
+        out.update({k: v for k, v in self.verdict.items() if k != "status"})
+        if self.tags:
+            out["tags"] = self.tags
+        return out
+
 
 
 def environment():

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import conformance
 
-from .expectations import sanitize_target
-from .report import FAILING, STATUSES, SCHEMA_VERSION, exit_status, write_json
+from conformance.report.expectations import sanitize_target
+from conformance.report.record import FAILING, STATUSES, SCHEMA_VERSION, exit_status, write_json
 
 
 class MergeError(Exception):

@@ -10,7 +10,7 @@ yields one observation:
     {"skipped": why}       not run, because the layer could not be created
 """
 
-from .adapter import Unsupported
+from conformance.targets.base import Unsupported
 
 
 def run_steps(adapter, case):

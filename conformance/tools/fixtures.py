@@ -34,12 +34,12 @@ import numpy as np
 
 import conformance
 
-from . import tolerance as tolerance_policy
-from .arrays import Observed
-from .cases import DEFAULT_CASES_DIR, load_cases
-from .compare import CONFIG_KEYS
-from .expected import expected_outcome
-from .select import select
+from conformance.judge import tolerance as tolerance_policy
+from conformance.arrays import Observed
+from conformance.catalog.cases import DEFAULT_CASES_DIR, load_cases
+from conformance.judge.compare import CONFIG_KEYS
+from conformance.judge.expected import expected_outcome
+from conformance.catalog.select import select
 
 FORMAT_VERSION = 1
 ROOT = DEFAULT_CASES_DIR.parent

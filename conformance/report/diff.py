@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from .report import FAILING
+from conformance.report.record import FAILING
 
 
 class DiffError(Exception):

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .arrays import Observed
+from conformance.arrays import Observed
 
 
 class Unsupported(Exception):

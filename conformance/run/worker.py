@@ -1,6 +1,6 @@
 """The worker: one process per target, importing its framework once.
 
-Run as `python -m conformance.worker`. It speaks the protocol of
+Run as `python -m conformance.run.worker`. It speaks the protocol of
 protocol.py on its stdin and on a private copy of its stdout; anything the
 implementation itself prints goes to stderr, so it cannot garble the protocol.
 """
@@ -11,9 +11,9 @@ import sys
 import time
 import traceback
 
-from . import protocol
-from .arrays import from_wire, to_wire
-from .steps import run_steps
+from conformance.run import protocol
+from conformance.arrays import from_wire, to_wire
+from conformance.targets.steps import run_steps
 
 
 def main():
@@ -39,7 +39,7 @@ def main():
             return 1
         if kind == "start":
             try:
-                from .targets import load_adapter
+                from conformance.targets import load_adapter
 
                 adapter = load_adapter(message["target"])
                 # The framework's own objects stay for the life of the worker: keep them out of

@@ -24,7 +24,7 @@ class SpecNotFound(FileNotFoundError):
 
 def find_spec_dir(explicit=None):
     roots = [Path(explicit)] if explicit else [Path.cwd() / c for c in SPEC_DIR_CANDIDATES] + [
-        Path(__file__).resolve().parents[1] / c for c in SPEC_DIR_CANDIDATES]
+        Path(__file__).resolve().parents[2] / c for c in SPEC_DIR_CANDIDATES]
     for root in roots:
         if all((root / page).is_file() for page in PAGES.values()):
             return root

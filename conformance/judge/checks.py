@@ -8,7 +8,7 @@ the property holds, else a one-line reason.
 
 import numpy as np
 
-from .arrays import Observed
+from conformance.arrays import Observed
 
 CHECKS = {}
 

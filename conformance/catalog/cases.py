@@ -15,9 +15,11 @@ from pathlib import Path
 import fastjsonschema
 import jsonschema
 
-from . import arrays, matrix, yamlfile
+from conformance import arrays
+from conformance.catalog import expand as matrix
+from conformance.catalog import yamlfile
 
-DEFAULT_CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+DEFAULT_CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
 PROFILES = ("keras2", "keras3")
 STEP_OPS = ("create", "build", "call", "get_weights", "set_weights", "reset_states",
             "count_params", "compute_output_shape", "compute_mask", "get_config",
@@ -77,7 +79,7 @@ class Case:
 
 
 def _schema():
-    text = resources.files("conformance").joinpath("schema/case.schema.json").read_text()
+    text = resources.files("conformance.catalog").joinpath("schema/case.schema.json").read_text()
     return json.loads(text)
 
 

@@ -1,0 +1,1 @@
+"""Reading case files safely, the schema, expanding `matrix:`, selecting cases."""

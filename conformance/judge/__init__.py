@@ -1,0 +1,1 @@
+"""Expected outcomes from the reference, the one comparison, property checks, the tolerance policy."""

@@ -1,0 +1,1 @@
+"""The worker protocol and its transport, the runner, and the one run pipeline."""

@@ -1,0 +1,1 @@
+"""Commands built on the run pipeline: mutants, fuzz, fixtures, coverage, smoke, matrix."""
