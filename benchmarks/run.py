@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -179,8 +180,31 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "benchmarks"))
     parser.add_argument("--jobs", default="1,2", help="worker counts for the scaling runs")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each catalog; the median is kept (default 1)")
+    parser.add_argument("--deployment", nargs="?", const="", default=None, metavar="REPORTS",
+                        help="only the deployment targets' catalog times: fresh runs, or read from the "
+                             "report folders under REPORTS (e.g. reports/matrix/reports)")
+    parser.add_argument("--against", metavar="DIR",
+                        help="only compare this checkout with an earlier one in DIR (e.g. made with "
+                             "`git worktree add /tmp/old-suite REV`): the catalog on --versus-targets, the two "
+                             "versions' runs interleaved, --repeat times each")
+    parser.add_argument("--versus-targets", default="keras:tensorflow,keras:numpy", metavar="T1,T2",
+                        help="targets of the --against comparison (default keras:tensorflow,keras:numpy)")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the quick tier's times (`conformance run --quick` on keras:numpy and keras:jax)")
     args = parser.parse_args(argv)
+    if args.quick:
+        return quick_tier(Path(args.out), args.repeat)
+    if args.against is not None:
+        return against(Path(args.against), [t for t in args.versus_targets.split(",") if t], args.repeat,
+                       Path(args.out))
+    if args.deployment is not None:
+        return deployment(args.deployment, Path(args.out))
     backends = [b for b in args.backends.split(",") if b]
+    out = Path(args.out)
+    try:  # before measuring: a bad --out fails now, not after every measurement
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--out {out}: {exc.strerror or exc}")
     results = {"machine": machine(), "repeat": args.repeat,
                "catalog": [], "keras_own_tests": [], "large_case": {}, "scaling": []}
     print("catalog on reference ...", flush=True)
@@ -198,9 +222,11 @@ def main(argv=None):
             print(f"scaling: {target} with {jobs} workers ...", flush=True)
             results["scaling"].append(run_catalog(target, jobs=jobs))
     results["goals"] = goals(results)
-    out = Path(args.out)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "results.md").write_text(render(results))
+    (out / "results.md").write_text(render(results) + kept_deployment_section(out / "results.md")
+                                    + kept_section(out / "results.md", AGAINST_BEGIN, AGAINST_END)
+                                    + kept_section(out / "results.md", QUICK_BEGIN, QUICK_END)
+                                    + kept_section(out / "results.md", HISTORY_BEGIN, HISTORY_END))
     print(render(results))
 
 
@@ -268,6 +294,206 @@ def render(r):
     for c in r["scaling"]:
         lines.append(f"| {c['target']} | {c.get('jobs')} | {c.get('wall_s')} | {c.get('cases_per_s')} |")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- deployment targets
+DEPLOYMENT_TARGETS = ("onnx-reference", "mlx", "keras:openvino", "keras:tensorflow:predict", "keras:jax:predict",
+                      "keras:torch:predict", "keras:numpy:predict", "keras:openvino:predict", "keras:tensorflow:jit",
+                      "export:onnx",
+                      "export:tf2onnx", "export:litert", "export:openvino", "export:saved_model")
+DEPLOYMENT_GOAL_S = 600.0  # each target's supported part of the catalog, on 2 cores
+DEPLOYMENT_BEGIN, DEPLOYMENT_END = "<!-- deployment targets -->", "<!-- end deployment targets -->"
+
+
+def kept_deployment_section(results):
+    """The deployment section of an existing results.md, kept when the rest is rewritten."""
+    text = results.read_text() if results.exists() else ""
+    if DEPLOYMENT_BEGIN not in text or DEPLOYMENT_END not in text:
+        return ""
+    return "\n" + DEPLOYMENT_BEGIN + text.split(DEPLOYMENT_BEGIN, 1)[1].split(DEPLOYMENT_END, 1)[0] + DEPLOYMENT_END + "\n"
+
+
+def deployment(reports, out):
+    """The catalog time of each deployment target (fresh runs, or their report.json files under
+    `reports`), written as one section of results.md (the rest of the file is left as it is)."""
+    rows = []
+    found = {}
+    if reports:
+        for path in sorted(Path(reports).glob("*/report.json")):
+            report = json.loads(path.read_text())
+            found[report["target"]["name"]] = report
+    for target in DEPLOYMENT_TARGETS:
+        if reports:
+            if target not in found:
+                continue
+            report = found[target]
+            wall, cases = report.get("duration_s") or 0.0, report["cases"]
+        else:
+            print(f"catalog on {target} ...", flush=True)
+            with tempfile.TemporaryDirectory() as folder:
+                started = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "conformance", "run", "-q", "--no-expectations", "--target",
+                                target, "--report-dir", folder], capture_output=True, text=True, cwd=ROOT)
+                wall = time.perf_counter() - started
+                path = Path(folder) / "report.json"
+                if not path.exists():
+                    rows.append({"target": target, "error": "no report"})
+                    continue
+                cases = json.loads(path.read_text())["cases"]
+        run = [c for c in cases if c["status"] != "unsupported"]
+        inside = sum(c.get("target_s") or 0.0 for c in run)
+        rows.append({"target": target, "cases": len(cases), "run": len(run), "wall_s": round(wall, 1),
+                     "per_case_s": round(wall / max(1, len(cases)), 3),
+                     "per_run_case_s": round(inside / max(1, len(run)), 3), "met": wall < DEPLOYMENT_GOAL_S})
+    lines = [DEPLOYMENT_BEGIN, "## Deployment targets", "",
+             f"The whole catalog per target (one worker); goal: under {DEPLOYMENT_GOAL_S:g} s on 2 cores. "
+             "`run`: the cases the target does not declare unsupported; per run case: the time inside the "
+             "target's own calls (exporting and loading an artifact included) over those cases.", "",
+             "| target | cases | run | wall s | s per case | s per run case | goal |", "|---|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['target']} | {r['error']} | | | | | |")
+            continue
+        lines.append(f"| {r['target']} | {r['cases']} | {r['run']} | {r['wall_s']} | {r['per_case_s']} | "
+                     f"{r['per_run_case_s']} | {'met' if r['met'] else '**missed**'} |")
+    lines.append(DEPLOYMENT_END)
+    section = "\n".join(lines)
+    results = out / "results.md"
+    text = results.read_text() if results.exists() else ""
+    if DEPLOYMENT_BEGIN in text and DEPLOYMENT_END in text:
+        text = text.split(DEPLOYMENT_BEGIN)[0] + section + text.split(DEPLOYMENT_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    results.write_text(text)
+    print(section)
+    return 0
+
+
+# ---------------------------------------------------------------------------- the quick tier
+QUICK_BEGIN, QUICK_END = "<!-- quick tier -->", "<!-- end quick tier -->"
+QUICK_GOALS_S = {"keras:numpy": 3.0, "keras:jax": 25.0}  # `conformance run --quick`, on 2 cores
+
+
+def quick_tier(out, repeat=1):
+    """`conformance run --quick` (the per-commit tier, conformance/catalog/quick.py) on the targets
+    of QUICK_GOALS_S, written as one section of results.md (the rest of the file is left as it is)."""
+    rows = [run_catalog(target, extra=["--quick"], repeat=repeat) for target in QUICK_GOALS_S]
+    lines = [QUICK_BEGIN, "## The quick tier", "",
+             "`conformance run --quick`: the cases of the per-commit tier (a greedy cover of the kill matrix "
+             "and the spec items); the whole command's wall time, the median of "
+             f"{repeat} run(s).", "",
+             "| target | cases | wall s | start-up s | goal | |", "|---|---:|---:|---:|---:|---|"]
+    for r in rows:
+        goal = QUICK_GOALS_S[r["target"]]
+        if "error" in r:
+            lines.append(f"| {r['target']} | {r['error']} | | | {goal:g} s | **missed** |")
+            continue
+        lines.append(f"| {r['target']} | {r['cases']} | {r['wall_s']} | {r['startup_s']} | under {goal:g} s | "
+                     f"{'met' if r['wall_s'] < goal else '**missed**'} |")
+    lines.append(QUICK_END)
+    section = "\n".join(lines)
+    results = out / "results.md"
+    text = results.read_text() if results.exists() else ""
+    if QUICK_BEGIN in text and QUICK_END in text:
+        text = text.split(QUICK_BEGIN)[0] + section + text.split(QUICK_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    results.write_text(text)
+    print(section)
+    return 0 if all("error" not in r and r["wall_s"] < QUICK_GOALS_S[r["target"]] for r in rows) else 1
+
+
+# ---------------------------------------------------------------------------- against an earlier version
+AGAINST_BEGIN, AGAINST_END = "<!-- against an earlier version -->", "<!-- end against an earlier version -->"
+# `conformance history` (tools/history.py): measured by running it, kept here when the rest is rewritten.
+HISTORY_BEGIN, HISTORY_END = "<!-- history -->", "<!-- end history -->"
+AGAINST_GOAL = 1.05  # the new version's median wall time at most 5% above the earlier one's
+
+
+def kept_section(results, begin, end):
+    """The section between `begin` and `end` of an existing results.md, kept when the rest is rewritten."""
+    text = results.read_text() if results.exists() else ""
+    if begin not in text or end not in text:
+        return ""
+    return "\n" + begin + text.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+
+
+def _timed_run(checkout, target, cases):
+    """Wall seconds of one `conformance run` of `checkout`'s code (its folder first on sys.path), and
+    the CPU seconds of it and its workers (less sensitive than the wall time to a busy machine)."""
+    import resource
+
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "conformance", "run", "-q", "--target", target,
+                               "--cases", str(cases), "--report-dir", out], capture_output=True, text=True,
+                              cwd=checkout, env=env)
+        wall = time.perf_counter() - started
+        report = Path(out) / "report.json"
+        cases_run = len(json.loads(report.read_text())["cases"]) if report.exists() else 0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "cases": cases_run, "exit_status": proc.returncode}
+
+
+def against(earlier, targets, repeat, out):
+    """This checkout against the one in `earlier`, on the earlier checkout's catalog (which both
+    read): for each target, runs alternate old, new, new, old, ... so that a noisy machine weighs on
+    both alike; the medians and their ratio go into results.json and a section of results.md."""
+    earlier = earlier.resolve()
+    cases = earlier / "cases"
+    rev = subprocess.run(["git", "-C", str(earlier), "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip() or str(earlier)
+    now = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    rows = []
+    for target in targets:
+        walls, cpus = {"old": [], "new": []}, {"old": [], "new": []}
+        for i in range(max(1, repeat)):
+            for version in (("old", "new") if i % 2 == 0 else ("new", "old")):
+                print(f"{target}: {version} version, run {i + 1} ...", flush=True)
+                run = _timed_run(earlier if version == "old" else ROOT, target, cases)
+                if run["cases"] == 0:
+                    raise SystemExit(f"{target}: the {version} version wrote no report (exit {run['exit_status']})")
+                walls[version].append(run["wall_s"])
+                cpus[version].append(run["cpu_s"])
+        median = {v: round(statistics.median(w), 2) for v, w in walls.items()}
+        cpu = {v: round(statistics.median(c), 2) for v, c in cpus.items()}
+        rows.append({"target": target, "cases": run["cases"], "old_walls_s": walls["old"],
+                     "new_walls_s": walls["new"], "old_median_s": median["old"], "new_median_s": median["new"],
+                     "ratio": round(median["new"] / median["old"], 3), "old_cpu_s": cpu["old"],
+                     "new_cpu_s": cpu["new"], "cpu_ratio": round(cpu["new"] / cpu["old"], 3),
+                     "met": median["new"] <= AGAINST_GOAL * median["old"]})
+    lines = [AGAINST_BEGIN, "## Against an earlier version", "",
+             f"This checkout (based on {now}) against {rev}, each running the full catalog of {rev} "
+             f"(`--cases {rev}/cases`), runs of the two versions interleaved, {max(1, repeat)} of each; "
+             f"goal: the new median wall time within {AGAINST_GOAL - 1:.0%} of the old. CPU: the median "
+             "user + system seconds of the command and its workers, which a busy machine disturbs less.", "",
+             "| target | cases | old median s | new median s | new / old | old runs s | new runs s | "
+             "old CPU s | new CPU s | CPU new / old | goal |",
+             "|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['target']} | {r['cases']} | {r['old_median_s']} | {r['new_median_s']} | {r['ratio']} | "
+                     f"{', '.join(map(str, r['old_walls_s']))} | {', '.join(map(str, r['new_walls_s']))} | "
+                     f"{r['old_cpu_s']} | {r['new_cpu_s']} | {r['cpu_ratio']} | "
+                     f"{'met' if r['met'] else '**missed**'} |")
+    lines.append(AGAINST_END)
+    section = "\n".join(lines)
+    results = out / "results.md"
+    text = results.read_text() if results.exists() else ""
+    if AGAINST_BEGIN in text and AGAINST_END in text:
+        text = text.split(AGAINST_BEGIN)[0] + section + text.split(AGAINST_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    results.write_text(text)
+    data_path = out / "results.json"
+    data = json.loads(data_path.read_text()) if data_path.exists() else {}
+    data["against"] = {"earlier": rev, "based_on": now, "repeat": max(1, repeat), "targets": rows}
+    data_path.write_text(json.dumps(data, indent=1) + "\n")
+    print(section)
+    return 0 if all(r["met"] for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ did; 2 for a usage or case-file error (a one-line message, no traceback).
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-from conformance import __version__
-from conformance.run.runner import DEFAULT_TIMEOUT, Runner
+from conformance.catalog.paths import EXPECTATIONS_DIR
+from conformance.run.runner import DEFAULT_TIMEOUT
+from conformance.run.transport import MAX_LINE_BYTES, STARTUP_TIMEOUT
 from conformance.targets import UnknownTarget, builtin_names, resolve
 
 # Only what parsing and starting workers need is imported up front: `conformance run`
@@ -18,33 +18,79 @@ from conformance.targets import UnknownTarget, builtin_names, resolve
 DEFAULT_TARGET = "keras:numpy"
 DEFAULT_REPORT_DIR = "conformance-report"
 # The suite's record of the built-in targets' known deviations from the spec.
-BUNDLED_EXPECTATIONS = Path(__file__).resolve().parents[1] / "expectations"
+BUNDLED_EXPECTATIONS = EXPECTATIONS_DIR
 
 
 class UsageError(Exception):
     pass
 
 
+INTERNAL_ERROR = 3  # an exception the suite did not expect: a bug of the suite, not of the input
+
+
 def main(argv=None):
+    """Run one command. Whatever goes wrong ends in one line on stderr, never a traceback:
+    bad input of any kind exits 2, Ctrl-C 130, an unexpected exception (a bug of the suite)
+    INTERNAL_ERROR. `--debug` (or CONFORMANCE_DEBUG=1) shows the traceback instead."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "quick", False):  # the quick tier is the cases tagged `quick`
+        from conformance.catalog import quick
+        args.keyword = quick.keyword(args.keyword)
+    import os
+
+    debug = getattr(args, "debug", False) or os.environ.get("CONFORMANCE_DEBUG", "") not in ("", "0")
     try:
         return args.func(args)
-    except _usage_errors() as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("conformance: interrupted", file=sys.stderr)
+        return 130
     except _case_file_error() as exc:
+        if debug:
+            raise
         for problem in exc.problems:
             print(f"conformance: case file error: {problem}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any error into one line
+        if debug:
+            raise
+        return _one_line_error(exc)
+
+
+def _one_line_error(exc):
+    """Print the one line for an error and return the exit status (2, or INTERNAL_ERROR)."""
+    from conformance.catalog.cases import printable
+
+    if isinstance(exc, BrokenPipeError):  # the reader of stdout went away (`conformance list | head`)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2
+    if isinstance(exc, _usage_errors()):
+        print(f"conformance: error: {printable(exc)}", file=sys.stderr)
+        return 2
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"conformance: error: {printable(where + (exc.strerror or str(exc)))}", file=sys.stderr)
+        return 2
+    if isinstance(exc, MemoryError):
+        print("conformance: error: out of memory", file=sys.stderr)
+        return 2
+    print(f"conformance: internal error of the suite: {type(exc).__name__}: {printable(exc, 500)} "
+          "(rerun with --debug for the traceback, and please report it)", file=sys.stderr)
+    return INTERNAL_ERROR
 
 
 # The except clauses name these only when an exception arrives, so their modules load lazily.
 def _usage_errors():
-    from conformance.report.expectations import ExpectationsError
+    from conformance.catalog.bounds import BoundError
     from conformance.catalog.select import KeywordError
+    from conformance.report.expectations import ExpectationsError
+    from conformance.report.record import ReportDirError, ReportError
 
-    return (UsageError, UnknownTarget, KeywordError, ExpectationsError)
+    return (UsageError, UnknownTarget, KeywordError, ExpectationsError, ReportError, ReportDirError, BoundError)
 
 
 def _case_file_error():
@@ -58,14 +104,66 @@ def _command(module, function):
     def run(args):
         import importlib
 
-        return getattr(importlib.import_module(f"conformance.{module}"), function)(args)
+        try:
+            return getattr(importlib.import_module(f"conformance.{module}"), function)(args)
+        except BrokenPipeError:  # `conformance targets | head`: the reader has all it wanted
+            return _reader_gone()
     return run
 
 
+def _reader_gone():
+    """stdout's reader went away (a pipe into `head`): stop quietly, and say nothing more at exit."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a misspelled command gets one line naming the nearest one, not the usage block."""
+
+    def error(self, message):
+        import difflib
+        import re
+
+        choice = re.match(r"argument command: invalid choice: '([^']*)'", message)
+        if choice and self.prog == "conformance":
+            commands = next(a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction))
+            near = difflib.get_close_matches(choice[1], list(commands), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; the commands are {', '.join(commands)}"
+            self.exit(2, f"conformance: error: no command {choice[1]!r}{hint}\n")
+        super().error(message)
+
+
+class _VersionAction(argparse.Action):
+    """--version: the suite's version and the catalog's (computed from the case files only when asked)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the suite and catalog versions and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from conformance.catalog.paths import version_text
+
+        print(version_text())
+        parser.exit(0)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _parser():
-    top = argparse.ArgumentParser(prog="conformance", description="Conformance suite for the Keras SimpleRNN layer.")
-    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = top.add_subparsers(dest="command", required=True)
+    top = _Parser(prog="conformance", description="Conformance suite for the Keras SimpleRNN layer.")
+    top.add_argument("--version", action=_VersionAction)
+    top.add_argument("--debug", action="store_true",
+                     help="show the traceback of an error instead of its one line (also CONFORMANCE_DEBUG=1)")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=argparse.ArgumentParser)
 
     run = sub.add_parser("run", help="run the cases against a target and write reports")
     run.add_argument("--target", "-t", default=DEFAULT_TARGET,
@@ -73,11 +171,13 @@ def _parser():
                           "package.module:factory, path/to/file.py:factory, exec:COMMAND")
     _add_case_options(run)
     run.add_argument("--report-dir", "-o", default=DEFAULT_REPORT_DIR, help=f"where reports go (default ./{DEFAULT_REPORT_DIR})")
-    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per case (default {DEFAULT_TIMEOUT:g})")
-    run.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for the target (default 1)")
+    _add_runner_options(run)
+    run.add_argument("--jobs", "-j", type=_positive_int, default=1, help="worker processes for the target (default 1)")
     run.add_argument("--profile", choices=("keras2", "keras3"),
                      help="the spec profile of a factory or exec target (default keras3; built-in targets know theirs)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    run.add_argument("--verbose", "-v", action="store_true",
+                     help="a line for every case that did not pass (by default the run ends with them grouped by cause)")
     run.add_argument("--expectations", "-e", metavar="FILE",
                      help="known failures of this target (YAML; a folder means FOLDER/<target>.yaml): "
                           "a listed failure is xfail, a listed case that passes xpass")
@@ -98,6 +198,18 @@ def _parser():
     validate.add_argument("paths", nargs="*", help="files or folders (default: the suite's cases/)")
     validate.set_defaults(func=cmd_validate)
 
+    targets = sub.add_parser("targets", help="list the built-in targets: can each run here, at which version, "
+                             "and what installs it")
+    targets.add_argument("--json", action="store_true", help="as JSON")
+    targets.set_defaults(func=_command("tools.targets_info", "cmd_targets"))
+
+    export = sub.add_parser("export-cases", help="write the expanded catalog as JSON, with its schema and "
+                            "catalog version (for consumers in any language)")
+    export.add_argument("--out", "-o", required=True, metavar="DIR", help="the folder to write")
+    _add_case_options(export)
+    export.add_argument("--profile", choices=("keras2", "keras3"), help="only cases of this profile")
+    export.set_defaults(func=cmd_export_cases)
+
     smoke = sub.add_parser("smoke", help="check that a target's harness speaks the worker protocol (docs/protocol.md)")
     smoke.add_argument("--target", "-t", required=True, help="the target, e.g. tfjs or exec:'./my-harness'")
     smoke.add_argument("--profile", choices=("keras2", "keras3"), help="the profile sent in `start` (default keras3)")
@@ -108,7 +220,10 @@ def _parser():
     matrix.add_argument("--from-reports", metavar="DIRS", help="comma-separated report folders (report.json): run nothing")
     matrix.add_argument("--out", "-o", required=True, help="folder for the matrix (and, when running, each target's report)")
     _add_case_options(matrix)
-    matrix.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per case (default {DEFAULT_TIMEOUT:g})")
+    _add_runner_options(matrix)
+    matrix.add_argument("--no-expectations", action="store_true",
+                        help="raw verdicts: do not apply the suite's expectations/<target>.yaml, which `run` and "
+                             "`matrix` apply alike by default (the published matrix uses this)")
     matrix.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     matrix.add_argument("--failing-pages-only", action="store_true",
                         help="drill-down pages only for the cases that did not pass (a smaller matrix to publish)")
@@ -116,7 +231,7 @@ def _parser():
 
     cover = sub.add_parser("coverage", help="write the spec coverage report: what checks each argument, method and sentence")
     cover.add_argument("--cases", "-c", action="append", metavar="PATH", help="case file or folder (default: the suite's cases/)")
-    cover.add_argument("--spec", metavar="DIR", help="folder of the two spec pages (default: ../shared/spec)")
+    cover.add_argument("--spec", metavar="DIR", help="folder of the two spec pages (default: the suite's spec/)")
     cover.add_argument("--out", "-o", default="coverage.md", help="Markdown report (default coverage.md); a .json beside it")
     cover.add_argument("--fail-under", type=float, default=None, metavar="PERCENT",
                        help="exit 1 when items or sentences are covered below PERCENT")
@@ -141,6 +256,8 @@ def _parser():
     differ.add_argument("--markdown", metavar="FILE", help="also write the summary as Markdown (e.g. for a PR comment)")
     differ.add_argument("--json", metavar="FILE", help="also write the differences as JSON")
     differ.add_argument("--limit", type=int, default=50, help="cases listed per section (default 50)")
+    differ.add_argument("--allow-removed", action="store_true",
+                        help="cases of OLD missing from NEW do not fail the gate (they were removed on purpose)")
     differ.set_defaults(func=_command("report.diff", "cmd_diff"))
 
     merger = sub.add_parser("merge", help="merge the report folders of several runs (one per target) into one")
@@ -155,11 +272,14 @@ def _parser():
     # Suite strength: docs/tolerances.md, conformance/mutants.py, conformance/fuzz.py.
     mutate = sub.add_parser("mutants", help="run the suite against every mutant of the reference and print the kill rate")
     _add_case_options(mutate)
-    mutate.add_argument("--jobs", "-j", type=int, default=2, help="mutants run at once, one worker each (default 2)")
+    mutate.add_argument("--jobs", "-j", type=_positive_int, default=2, help="mutants run at once, one worker each (default 2)")
     mutate.add_argument("--mutant", "-m", action="append", metavar="NAME", help="only this mutant (repeatable)")
-    mutate.add_argument("--timeout", type=float, default=60.0, help="seconds per case (default 60)")
+    mutate.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per case (default {DEFAULT_TIMEOUT:g})")
     mutate.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     mutate.add_argument("--list", action="store_true", help="list the mutants and their bugs, run nothing")
+    mutate.add_argument("--kill-matrix", metavar="FILE",
+                        help="instead of the kill run, judge every selected case on every mutant and write the "
+                             "kill matrix (which case kills which mutant) as JSON (conformance/tools/killmatrix.py)")
     mutate.add_argument("--quiet", "-q", action="store_true", help="no line per mutant while running")
     mutate.set_defaults(func=cmd_mutants)
 
@@ -167,12 +287,63 @@ def _parser():
     fuzzer.add_argument("--target", "-t", required=True, help="the target, e.g. keras:jax or mutant:mask_ignored")
     fuzzer.add_argument("--examples", "-n", type=int, default=100, help="scenarios to draw (default 100)")
     fuzzer.add_argument("--seed", "-s", type=int, default=0, help="Hypothesis seed: the same seed replays the same run (default 0)")
-    fuzzer.add_argument("--out", "-o", help="folder for the case file of a disagreement (default cases/found/)")
+    fuzzer.add_argument("--out", "-o", help="folder for the case file of a disagreement (default: cases/found/ in a "
+                         "checkout of the suite, ./found-cases for an installed suite)")
     fuzzer.add_argument("--max-shrinks", type=int, default=300, help="target runs spent on shrinking at most (default 300)")
-    fuzzer.add_argument("--timeout", type=float, default=60.0, help="seconds per scenario (default 60)")
+    fuzzer.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per scenario (default {DEFAULT_TIMEOUT:g})")
     fuzzer.add_argument("--profile", choices=("keras2", "keras3"), help="the profile of a factory or exec target")
     fuzzer.set_defaults(func=cmd_fuzz)
+
+    history = sub.add_parser("history", help="run the catalog on every release of a framework, each in its own "
+                                             "cached environment, and write the trend; gate a candidate build")
+    history.add_argument("--target", "-t", default=DEFAULT_TARGET,
+                         help="keras:numpy (default), keras:jax, keras:tensorflow, keras2 (Keras 2.x with its "
+                              "TensorFlow) or tf_keras")
+    history.add_argument("--releases", "-r", help="comma-separated: 3.15.1, ranges 3.0..3.13 (the last patch of "
+                         "each minor) or 3.14.0..3.15.1 (every release), wheel files, source checkouts")
+    history.add_argument("--release", help="run only these of the releases (comma-separated): one per CI job")
+    history.add_argument("--candidate", metavar="WHEEL_OR_CHECKOUT",
+                         help="a build to gate: compared with the newest release, exit 1 on a regression")
+    history.add_argument("--out", "-o", default="history", help="where reports and the trend go (default ./history)")
+    history.add_argument("--cache", default=None, help="where the environments are kept "
+                         "(default ~/.cache/simplernn-conformance/history)")
+    history.add_argument("--base-python", help="the environment a local build is installed over "
+                         "(default: the newest release's)")
+    history.add_argument("--install-only", action="store_true", help="make the environments and stop")
+    history.add_argument("--trend-only", action="store_true",
+                         help="write the trend from stored reports (--from-reports, default --out) and stop")
+    history.add_argument("--from-reports", action="append", metavar="DIR",
+                         help="report folders of history runs (repeatable): CI artifacts or `conformance merge` output")
+    history.add_argument("--drop-percent", type=float, default=10.0,
+                         help="flag a release whose pass count falls by more than this (default 10)")
+    history.add_argument("-k", dest="keyword", metavar="EXPR", help="select cases, as for run")
+    history.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per case (default {DEFAULT_TIMEOUT:g})")
+    history.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    history.set_defaults(func=_command("tools.history", "cmd_history"))
+    for command in sub.choices.values():  # --debug also after the command's name
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return top
+
+
+def _size(text):
+    """A byte count such as 4G, 512M, 64K or 1000000."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    text = text.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        return int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4G, 512M, 1000000)") from None
+
+
+def _add_runner_options(parser):
+    """The timeouts and bounds of the workers (docs/guarantees.md)."""
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per case (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT, metavar="S",
+                        help=f"seconds a worker may take to start, importing its framework (default {STARTUP_TIMEOUT:g})")
+    parser.add_argument("--memory-limit", type=_size, metavar="SIZE",
+                        help="address space of each worker process (RLIMIT_AS), e.g. 8G (default: no limit)")
+    parser.add_argument("--max-line-bytes", type=_size, default=MAX_LINE_BYTES, metavar="SIZE",
+                        help=f"the longest protocol line a target may write (default {MAX_LINE_BYTES >> 20}M)")
 
 
 def _add_case_options(parser):
@@ -180,6 +351,9 @@ def _add_case_options(parser):
                         help="case file or folder (repeatable; default: the suite's cases/)")
     parser.add_argument("-k", dest="keyword", metavar="EXPR",
                         help="select cases whose id or tags match, e.g. 'mask and not stateful'")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the quick tier (the per-commit subset that kills every mutant: "
+                             "conformance/catalog/quick.py); the same as -k quick")
 
 
 def cmd_list(args):
@@ -188,8 +362,14 @@ def cmd_list(args):
 
     cases = load_cases(args.cases)
     chosen, _ = select(cases, keyword=args.keyword, profile=args.profile)
-    for case in chosen:
-        print(case.id)
+    if not chosen:
+        raise UsageError("no case selected" + (f" (-k {args.keyword!r})" if args.keyword else ""))
+    try:
+        for case in chosen:
+            print(case.id)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `conformance list | head`
+        return _reader_gone()
     return 0
 
 
@@ -216,71 +396,75 @@ def cmd_validate(args):
 
 
 def cmd_run(args):
+    from conformance.run.pipeline import Interrupted, NoCases, TargetCannotStart, interrupt_status, run_into_folder
+
     spec = resolve(args.target, profile=args.profile)
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
+    settings = _settings(args)
     # The workers import their framework while the case files are read.
-    runner = Runner(spec, timeout=args.timeout, jobs=args.jobs)
-    runner.launch()
+    runner = settings.runner(spec)
     try:
-        return _run(args, spec, runner)
+        runner.launch()
+        outcome = run_into_folder(
+            spec, args.report_dir, args.cases, args.keyword, settings, expectations=args.expectations,
+            update_expectations=args.update_expectations, strict=args.strict, use_bundled=not args.no_expectations,
+            quiet=args.quiet, verbose=args.verbose, runner=runner, own_process=True)
+    except (NoCases, TargetCannotStart) as exc:
+        raise UsageError(str(exc)) from None
+    except Interrupted as exc:  # before any case ran: nothing was written
+        print(f"conformance: interrupted by {_signal_name(exc.signum)} before any case ran", file=sys.stderr)
+        return interrupt_status(exc)
     finally:
         runner.close()
-
-
-def _run(args, spec, runner):
-    import gc
-
-    from conformance.catalog.cases import load_cases
-    from conformance.report.expectations import RunExpectations, expectations_path
-    from conformance.report.progress import Progress
-    from conformance.report.record import Recorder, exit_status
-    from conformance.report import write_junit, write_markdown
-    from conformance.catalog.select import select
-
-    cases = load_cases(args.cases)
-    gc.freeze()  # the cases live as long as the run: keep them out of the collector's scans
-    chosen, deselected = select(cases, keyword=args.keyword, profile=spec.profile)
-    if not chosen:
-        raise UsageError(f"no case selected (profile {spec.profile}" + (f", -k {args.keyword!r})" if args.keyword else ")"))
-    options = {"cases": args.cases or ["<suite cases>"], "keyword": args.keyword, "timeout": args.timeout, "jobs": args.jobs}
-    implicit = False
-    if args.expectations is None and args.update_expectations is None and not args.no_expectations:
-        bundled = expectations_path(BUNDLED_EXPECTATIONS, spec.name)
-        if bundled.is_file() and args.cases is None:
-            implicit = True
-            args.expectations = str(bundled)
-            print(f"conformance: known deviations of {spec.name} from {bundled} are reported as xfail "
-                  "(--no-expectations to turn this off)", file=sys.stderr)
-    known = RunExpectations.from_args(args, spec.name)
-    if known:
-        options.update(known.options())
-        known.warn_unmatched(cases)
-        options["expectations_implicit"] = implicit
-    progress = Progress(len(chosen), enabled=not args.quiet)
-    recorder = Recorder(args.report_dir, {"name": spec.name, "profile": spec.profile}, options, progress.update)
-    started, interrupted = time.perf_counter(), False
-    with progress:
-        try:
-            runner.run(chosen, known.wrap(recorder.add) if known else recorder.add)
-        except KeyboardInterrupt:
-            interrupted = True
-    if known and not interrupted:
-        known.before_finish(recorder, cases)
-    report = recorder.finish(runner.implementation, interrupted, deselected, round(time.perf_counter() - started, 3))
-    out = Path(args.report_dir)
-    write_junit(report, out / "junit.xml")
-    write_markdown(report, out / "summary.md")
+    report, out = outcome.report, Path(args.report_dir)
     s = report["summary"]
+    _print_groups(report, outcome.cases)
     print(f"{spec.name}: {s['total']} cases: {s['pass']} pass, {s['fail']} fail, {s['error']} error, "
           f"{s['crash']} crash, {s['timeout']} timeout, {s['unsupported']} unsupported"
-          + (f", {s['xfail']} xfail, {s['xpass']} xpass" if known else "") +
-          f"{' (interrupted)' if interrupted else ''} in {report['duration_s']:.1f} s; report in {out}/")
+          + (f", {s['xfail']} xfail, {s['xpass']} xpass" if outcome.expectations else "") +
+          (f" (interrupted by {_signal_name(outcome.interrupted)})" if outcome.interrupted else "") +
+          f" in {report['duration_s']:.1f} s; report in {out}/")
+    done = report.get("completeness") or {}
+    if not done.get("complete", True):
+        print(f"conformance: {done.get('selected')} cases selected, {done.get('recorded')} recorded",
+              file=sys.stderr)
     if runner.start_error:
         print(f"conformance: {runner.start_error}", file=sys.stderr)
-    if interrupted:
-        return 130
-    return exit_status(report, strict=args.strict)
+    return outcome.status
+
+
+def _signal_name(signum):
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _settings(args):
+    """The runner's Settings from a command's options (run/pipeline.py checks them)."""
+    from conformance.run.pipeline import Settings
+    from conformance.run.transport import Limits
+
+    def given(name, default):
+        value = getattr(args, name, None)
+        return default if value is None else value
+
+    limits = Limits(max_line_bytes=given("max_line_bytes", MAX_LINE_BYTES), memory_limit=given("memory_limit", None))
+    try:
+        return Settings(timeout=args.timeout, startup_timeout=given("startup_timeout", STARTUP_TIMEOUT),
+                        jobs=given("jobs", 1), limits=limits).check()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _print_groups(report, cases):
+    """The failures of a run grouped by cause, each with a rerun command (report/grouping.py)."""
+    from conformance.report.grouping import group_report, render_text
+
+    text = render_text(group_report(report, cases))
+    if text:
+        print(text + "\n")
 
 
 def cmd_coverage(args):
@@ -293,13 +477,17 @@ def cmd_coverage(args):
         spec_dir = find_spec_dir(args.spec)
     except SpecNotFound as exc:
         raise UsageError(str(exc)) from None
-    report = coverage(load_cases(args.cases), spec_dir)
+    from conformance.tools.killmatrix import published_matrix
+
+    report = coverage(load_cases(args.cases), spec_dir, kill_matrix=published_matrix())
     out = Path(args.out)
     out.write_text(render_markdown(report), encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     s = report["summary"]
     print(f"spec coverage: items {s['items_covered']}/{s['items']} ({s['item_percent']}%), "
-          f"sentences {s['sentences_covered']}/{s['sentences']} ({s['sentence_percent']}%); report in {out}")
+          f"sentences {s['sentences_covered']}/{s['sentences']} ({s['sentence_percent']}%)"
+          + (f", {s['sentences_checked']}/{s['sentences_broken_by_a_mutant']} sentences that a mutant breaks "
+             "checked by a case citing them" if "sentences_checked" in s else "") + f"; report in {out}")
     if args.fail_under is not None and min(s["item_percent"], s["sentence_percent"]) < args.fail_under:
         return 1
     return 0
@@ -314,17 +502,45 @@ def cmd_smoke(args):
 def cmd_matrix(args):
     from conformance.tools.matrix import main as matrix_main
 
+    from conformance.run.pipeline import Interrupted, interrupt_status
+
+    settings = _settings(args) if args.targets else None
     try:
-        return matrix_main(args)
+        return matrix_main(args, settings)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except Interrupted as exc:
+        print(f"conformance: interrupted by {_signal_name(exc.signum)}", file=sys.stderr)
+        return interrupt_status(exc)
 
 
 def cmd_mutants(args):
     from conformance.tools.mutants import main as mutants_main
 
+    if args.kill_matrix:
+        from conformance.catalog.cases import load_cases
+        from conformance.catalog.select import select
+        from conformance.tools.killmatrix import kill_matrix, write_matrix
+
+        cases, _ = select(load_cases(args.cases), keyword=args.keyword, profile="keras3")
+        if not cases:
+            raise UsageError("no case selected (profile keras3)")
+        matrix, judged = kill_matrix(cases, args.jobs, args.cases)
+        write_matrix(matrix, judged, args.kill_matrix)
+        print(f"kill matrix of {len(judged)} cases and {len(matrix)} mutants in {args.kill_matrix}")
+        return 0
+
     try:
         return mutants_main(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_export_cases(args):
+    from conformance.tools.export_cases import cmd_export_cases as export
+
+    try:
+        return export(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -111,3 +111,42 @@ def markdown_table(markdown, first_column):
             values = [c.strip() for c in lines[i + 2].strip().strip("|").split("|")]
             return dict(zip(cells, values))
     raise AssertionError(f"no table with a {first_column!r} column in:\n{markdown}")
+
+
+# --------------------------------------------------------------------------- the suite as a user installs it
+
+@pytest.fixture(scope="session")
+def installed_suite(tmp_path_factory):
+    """The suite built as a wheel (sdist first, then the wheel from it, as `python -m build` does) and
+    installed in a fresh virtualenv outside the checkout: {"wheel", "python", "bin", "env"}.
+
+    Built once per test session: under pytest-xdist the first worker builds while the others wait
+    on a file lock, then reuse what it made (the folder is the session's, shared by the workers)."""
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / "installed-suite"
+    with open(root / "installed-suite.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder / "done.json"
+        if not done.is_file():
+            folder.mkdir(exist_ok=True)
+            subprocess.run([sys.executable, "-m", "build", "--outdir", str(folder / "dist"), str(REPO)],
+                           check=True, capture_output=True, text=True, timeout=600)
+            (wheel,) = (folder / "dist").glob("*.whl")
+            subprocess.run([sys.executable, "-m", "venv", str(folder / "venv")], check=True, timeout=300)
+            python = folder / "venv" / "bin" / "python"
+            result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+                                    capture_output=True, text=True, timeout=1200)
+            assert result.returncode == 0, result.stdout + result.stderr
+            done.write_text(json.dumps({"wheel": str(wheel), "python": str(python)}))
+    made = json.loads((folder / "done.json").read_text())
+    bin_dir = str(Path(made["python"]).parent)
+    # The environment of a user's shell with that virtualenv active, and nothing of the checkout's.
+    here = str(Path(sys.executable).parent)
+    path = [bin_dir] + [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != here]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "KERAS_BACKEND")}
+    env.update(PATH=os.pathsep.join(path), VIRTUAL_ENV=str(Path(bin_dir).parent))
+    return {**made, "bin": bin_dir, "env": env}

@@ -264,11 +264,17 @@ def test_get_config_compares_the_shared_arguments():
 
     reference = SimpleRNN(3).get_config()
     case = make_case(op="get_config")
+    # What Keras writes besides the shared arguments (a layer name, a dtype policy object, the
+    # serialization module of an initializer, extra keys) is not compared.
     keras_like = dict(reference, name="simple_rnn_7", dtype={"class_name": "DTypePolicy", "config": {"name": "float32"}},
                       seed=None, kernel_initializer={"class_name": "GlorotUniform", "config": {"seed": None},
-                                                     "module": "keras.initializers"})
-    keras_like["kernel_initializer"].pop("module")
+                                                     "module": "keras.initializers", "registered_name": None},
+                      zero_output_for_mask=False)
     assert judge(case, [CREATED, {"ok": reference}], [CREATED, {"ok": keras_like}]).status == "pass"
+    wrong_initializer = dict(keras_like, kernel_initializer={"class_name": "Orthogonal", "config": {"seed": None},
+                                                              "module": "keras.initializers"})
+    v = judge(case, [CREATED, {"ok": reference}], [CREATED, {"ok": wrong_initializer}])
+    assert v.status == "fail" and "kernel_initializer" in v.message
     wrong = dict(reference, go_backwards=True)
     v = judge(case, [CREATED, {"ok": reference}], [CREATED, {"ok": wrong}])
     assert v.status == "fail" and "go_backwards" in v.message
@@ -276,3 +282,44 @@ def test_get_config_compares_the_shared_arguments():
     v = judge(case, [CREATED, {"ok": reference}], [CREATED, {"ok": missing}])
     assert v.status == "fail" and "unroll" in v.message
     assert "units" in CONFIG_KEYS and len(CONFIG_KEYS) == 20
+
+
+# --------------------------------------------------------------------------- failure messages
+
+def _masked_call(go_backwards=False):
+    mask = np.array([[False, True, True]])
+    config = {"units": 2, "return_sequences": True, "return_state": True, "go_backwards": go_backwards}
+    return {"id": "t/masked", "config": config, "features": [],
+            "steps": [{"op": "create", "args": {"layer": config}, "expect": None},
+                      {"op": "call", "args": {"inputs": np.zeros((1, 3, 2), np.float32), "mask": mask}, "expect": None}]}
+
+
+def test_messages_name_the_tensor_not_an_index():
+    case = _masked_call()
+    sequence, state = np.zeros((1, 3, 2)), np.zeros((1, 2))
+    expected = [CREATED, {"ok": [Observed(sequence, "float32"), Observed(state, "float32")]}]
+    v = judge(case, expected, [CREATED, {"ok": [Observed(sequence, "float32"), Observed(state + 1, "float32")]}])
+    assert v.status == "fail" and "values differ in state" in v.message and "[1]" not in v.message.split(";")[0][:40]
+    v = judge(case, expected, [CREATED, {"ok": [Observed(sequence + 1, "float32"), Observed(state, "float32")]}])
+    assert v.message.startswith("6 of 6 values differ in output")
+    weights = make_case(op="get_weights")
+    w = [Observed(np.zeros((3, 2)), "float32"), Observed(np.zeros((2, 2)), "float32"), Observed(np.zeros(2), "float32")]
+    v = judge(weights, [CREATED, {"ok": w}], [CREATED, {"ok": w[:2] + [Observed(np.ones(2), "float32")]}])
+    assert "values differ in bias" in v.message
+
+
+@pytest.mark.parametrize("go_backwards, index, step", [(False, 0, 0), (True, 2, 0), (False, 2, None), (True, 0, None)])
+def test_messages_say_when_the_differing_step_was_masked(go_backwards, index, step):
+    case = _masked_call(go_backwards)
+    sequence, state = np.zeros((1, 3, 2)), np.zeros((1, 2))
+    wrong = sequence.copy()
+    wrong[0, index, 0] = 1.0
+    expected = [CREATED, {"ok": [Observed(sequence, "float32"), Observed(state, "float32")]}]
+    v = judge(case, expected, [CREATED, {"ok": [Observed(wrong, "float32"), Observed(state, "float32")]}])
+    assert v.status == "fail"
+    if step is None:
+        assert "masked" not in v.message
+    else:
+        assert f"(timestep {step} of sample 0 is masked)" in v.message
+    v = judge(case, expected, [CREATED, {"ok": [Observed(sequence, "float32"), Observed(state + 1, "float32")]}])
+    assert "(sample 0 has 1 masked timestep)" in v.message

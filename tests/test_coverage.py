@@ -65,17 +65,51 @@ def test_the_command_writes_both_reports(tmp_path):
     out = tmp_path / "coverage.md"
     proc = run_cli("coverage", "--out", out, "--fail-under", "100")
     assert proc.returncode == 0, proc.stderr
-    assert "items 101/101 (100.0%)" in proc.stdout
+    items = spec_items(find_spec_dir())
+    assert f"items {len(items)}/{len(items)} (100.0%)" in proc.stdout
     assert out.read_text().startswith("# Spec coverage") and Path(str(out)[:-3] + ".json").is_file()
 
 
-def test_the_suite_copy_of_the_spec_matches_the_shared_pages():
-    """spec/ is the suite's copy of the two pages; where the project's shared/ is beside the
-    checkout, the copy must not have drifted from it."""
+def test_the_suite_copy_of_the_spec_has_not_drifted():
+    """spec/ is the suite's copy of the two pages, always checked against the SHA-256 sums
+    recorded with it (spec/SHA256SUMS, `sha256sum *.md`): an edit of a page fails here until
+    the sums are recorded again, on purpose. Where the project's shared/ is beside the
+    checkout, the copy must also equal it."""
+    import hashlib
+
     repo = Path(__file__).resolve().parents[1]
-    shared = repo.parent / "shared" / "spec"
     copies = sorted((repo / "spec").glob("*.md"))
     assert [p.name for p in copies] == ["README.md", "keras3-SimpleRNN.md", "tf-keras-r1.11-SimpleRNN.md"]
+    lines = (repo / "spec" / "SHA256SUMS").read_text().split("\n")
+    recorded = {name: digest for digest, name in (line.split() for line in lines if line.strip())}
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in copies} == recorded
+    assert find_spec_dir() == repo / "spec" or find_spec_dir().resolve() == (repo / "spec").resolve()
+    shared = repo.parent / "shared" / "spec"
     if shared.is_dir():
         for page in copies:
             assert page.read_bytes() == (shared / page.name).read_bytes(), f"spec/{page.name} drifted from {shared}"
+
+
+def test_every_sentence_a_mutant_breaks_is_checked(catalog, spec_dir):
+    """With the published kill matrix: each sentence that some mutant's `breaks` quotes is
+    *checked*, i.e. one of those mutants is killed by a case citing that sentence."""
+    from conformance.tools.killmatrix import published_matrix
+
+    report = coverage(catalog, spec_dir, kill_matrix=published_matrix())
+    s = report["summary"]
+    assert s["sentences_broken_by_a_mutant"] > 20
+    unchecked = [(i["name"], x["sentence"]) for i in report["items"] for x in i["sentences"]
+                 if x["mutants"] and not x["checked"]]
+    assert unchecked == [] and s["sentences_checked"] == s["sentences_broken_by_a_mutant"]
+
+
+def test_an_unchecked_sentence_shows(catalog, spec_dir):
+    """Without any killer of kernel_transposed, its sentence is broken but not checked."""
+    from conformance.tools.killmatrix import published_matrix
+
+    matrix = dict(published_matrix(), kernel_transposed=[])
+    report = coverage(catalog, spec_dir, kill_matrix=matrix)
+    item = next(i for i in report["items"] if i["page"] == "keras3" and i["name"] == "kernel_initializer")
+    entry = next(x for x in item["sentences"] if "linear transformation of the inputs" in x["sentence"])
+    assert entry["mutants"] == ["kernel_transposed"] and entry["checked"] is False
+

@@ -196,3 +196,132 @@ def test_random_values_are_not_stored(tmp_path):
     assert call["expected"]["compare"] is False
     assert call["expected"]["value"][0]["__array__"] == {"dtype": "float32", "shape": [2, 3], "not_stored": "not compared"}
     assert not any("expected" in k for k in first)
+
+
+# --------------------------------------------------------------------------- the JavaScript judge
+
+# Mutants whose failures reach every kind of comparison: values, masks, dtypes, dropout structure,
+# get_config, an expected exception, losses, gradients.
+AGREEMENT_MUTANTS = ("go_backwards_rereversed", "mask_inverted", "output_dtype_float64", "dropout_not_rescaled",
+                     "dropout_new_mask_every_step", "recurrent_dropout_new_mask_every_step", "config_drops_unroll",
+                     "count_params_unbuilt_zero", "grad_bptt_truncated", "kernel_regularizer_on_recurrent")
+
+
+def _non_finite_as_text(value):
+    """Observations in the fixtures' JSON convention: NaN and infinities as strings."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _non_finite_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_non_finite_as_text(v) for v in value]
+    return value
+
+
+def _bent(observations, steps):
+    """Planted property failures: every value a case does not compare (random draws) scaled and shifted."""
+    from conformance.arrays import Observed
+
+    def bend(value):
+        if isinstance(value, Observed):
+            return Observed(value.array * 1.7 + 0.01, value.dtype)
+        return [bend(v) for v in value] if isinstance(value, list) else value
+
+    out = []
+    for observation, step in zip(observations, steps):
+        expect = step.get("expect") or {}
+        if "ok" in observation and (expect.get("checks") or expect.get("compare") is False):
+            observation = {"ok": bend(observation["ok"])}
+        out.append(observation)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_js_reader_judges_every_fixture_as_the_python_judge_does(tmp_path):
+    """On a full fixture set, the reader's verdict (--observations) equals the Python judge's for the
+    reference's observations (which pass), ten mutants' (which fail in every way a step can) and
+    planted failures: random values bent out of their properties, a missing last observation."""
+    from conformance.arrays import from_wire, to_wire
+    from conformance.catalog.cases import load_cases
+    from conformance.judge.compare import judge
+    from conformance.judge.expected import expected_outcome
+    from conformance.targets import mutants
+    from conformance.targets.reference import ReferenceAdapter
+    from conformance.targets.steps import run_steps
+
+    cases = load_cases(None)
+    folder = tmp_path / "full"
+    fixtures.write(fixtures.generate(cases, fixtures.selection_info()), folder)
+    reference = ReferenceAdapter()
+    planted = [(name, mutants.make_adapter(name)) for name in AGREEMENT_MUTANTS]
+    entries, python = [], {}
+    with np.errstate(all="ignore"):
+        for number, case in enumerate(cases):
+            concrete = case.concrete()
+            expected, variants = expected_outcome(concrete)
+
+            def add(label, observations):
+                wire = to_wire(observations)
+                try:
+                    status = judge(concrete, expected, from_wire(wire, observed=True), variants).status
+                except Exception:  # noqa: BLE001 - what the runner records for an answer it cannot judge
+                    status = "error"
+                python[(case.id, label)] = status
+                entries.append({"id": case.id, "label": label, "steps": _non_finite_as_text(wire)})
+
+            played = run_steps(reference, concrete)
+            add("reference", played)
+            for name, adapter in planted:
+                observations = run_steps(adapter, concrete)
+                if to_wire(observations) != to_wire(played):
+                    add(name, observations)
+            if any((s.get("expect") or {}).get("checks") or (s.get("expect") or {}).get("compare") is False
+                   for s in concrete["steps"]):
+                add("bent", _bent(played, concrete["steps"]))
+            if number % 25 == 0:
+                add("truncated", played[:-1])
+    observations = tmp_path / "observations.json"
+    observations.write_text(json.dumps(entries))
+    result = _node(folder, "--observations", str(observations), "--json")
+    verdicts = {(v["id"], v["label"]): v for v in map(json.loads, result.stdout.splitlines()[:-1])}
+    assert result.stdout.splitlines()[-1].endswith(", 0 skipped"), result.stdout[-500:]
+    assert set(verdicts) == set(python)
+    differ = [(key, python[key], verdicts[key]) for key in python if verdicts[key]["status"] != python[key]]
+    assert not differ, f"{len(differ)} verdicts differ, e.g. {differ[:3]}"
+    statuses = {s for s in python.values()}
+    assert statuses == {"pass", "fail", "error"}, statuses
+    assert all(python[(c.id, "reference")] == "pass" for c in cases)
+    # Every property check was evaluated, and failed where bent.
+    checked = {spec["check"] for c in cases for s in c.concrete()["steps"] for spec in (s.get("expect") or {}).get("checks", [])}
+    from conformance.judge.checks import CHECKS
+    assert checked <= set(CHECKS) and len(checked) >= 10, checked
+    bent = [key for key in python if key[1] == "bent"]
+    assert sum(python[k] == "fail" for k in bent) >= 50
+
+
+def test_manifests_state_every_check_with_its_parameters(sample, tmp_path):
+    """A check in a manifest carries all its parameters (defaults filled) and its formula."""
+    import inspect
+
+    from conformance.judge.checks import CHECKS
+
+    assert set(fixtures.CHECK_FORMULAS) == set(CHECKS), "every check of judge/checks.py needs a formula"
+    source = tmp_path / "checks.yaml"
+    source.write_text(RANDOM_CASES.replace("expect: {compare: false}",
+                                           "expect: {compare: false, checks: [{check: orthogonal, output: 1}]}"))
+    manifest = json.loads(next(v for k, v in fixtures.build([str(source)]).items() if k.endswith("case.json")))
+    spec = next(s for s in manifest["steps"] if s["op"] == "get_weights")["expect"]["checks"][0]
+    assert spec == {"check": "orthogonal", "output": 1, "gain": 1.0, "atol": 1e-4}
+    assert set(inspect.signature(CHECKS["orthogonal"]).parameters) - {"value"} == set(spec) - {"check"}
+    assert manifest["checks"] == {"orthogonal": fixtures.CHECK_FORMULAS["orthogonal"]}
+    assert manifest["comparison"]["get_config_keys"][0] == "units"
+
+
+def test_docs_state_the_sample_and_every_check():
+    """docs/fixtures.md: the sample's real case count, and every check's formula as the manifests give it."""
+    text = (ROOT / "docs" / "fixtures.md").read_text()
+    count = json.loads((PUBLISHED / "index.json").read_text())["count"]
+    assert f"({count} cases:" in text
+    for name, formula in fixtures.CHECK_FORMULAS.items():
+        assert f"| `{name}` | {formula} |" in text, f"docs/fixtures.md lacks the formula of {name}"

@@ -1,14 +1,13 @@
 """Differential fuzzing: reproducible with a seed, silent on the reference, and a planted bug is
 found, shrunk and written as a case file that fails on the bug and passes on the reference."""
 
-import pytest
 import yaml
 
 from conformance.tools import fuzz
 from conformance.catalog.cases import load_cases
 from conftest import run_cli, statuses, load_report
 
-hypothesis = pytest.importorskip("hypothesis")
+import hypothesis  # noqa: F401,E402 - in the test extras: missing, this module fails instead of skipping
 
 
 def test_scenarios_become_valid_cases():
@@ -72,3 +71,37 @@ def test_cli_exit_status(tmp_path):
     assert found.returncode == 1, found.stdout + found.stderr
     assert (tmp_path / "mutant_bias_added_twice-seed3.yaml").is_file()
     assert "reference pass" in found.stdout
+
+
+def test_keras2_stateful_initial_states_accept_the_stored_state_rule():
+    """Under keras2 a stateful layer given an initial_state is drawn too: from that call on, both
+    'the given state is used' and tf_keras's 'the stored non-zero state wins' are accepted, and a
+    layer following either rule passes; dropout drawn with the layer is inert in inference."""
+    import numpy as np
+
+    from conformance.judge.compare import judge
+    from conformance.judge.expected import expected_outcome
+    from conformance.targets.reference import ReferenceAdapter
+    from conformance.targets.steps import run_steps
+    from reference_impl import SimpleRNN
+
+    f32 = lambda *shape: np.linspace(-1, 1, int(np.prod(shape)), dtype=np.float32).reshape(shape)  # noqa: E731
+    call = lambda h0: {"inputs": f32(2, 3, 2), "mask": None, "initial_state": h0, "reset": False, "training": False}  # noqa: E731
+    scenario = {"layer": {"units": 2, "activation": "tanh", "use_bias": False, "return_sequences": False,
+                          "return_state": True, "go_backwards": False, "unroll": False, "stateful": True,
+                          "dropout": 0.5, "recurrent_dropout": 0.25},
+                "weights": {"kernel": f32(2, 2), "recurrent_kernel": f32(2, 2) * 0.5},
+                "calls": [call(None), call(f32(2, 2) + 0.5), call(None)], "observations": []}
+    case = fuzz.to_case(scenario, profile="keras2").concrete()
+    calls = [s for s in case["steps"] if s["op"] == "call"]
+    assert not calls[0].get("expect") and all(s["args"]["training"] is False for s in calls)
+    assert [v["variant"] for v in calls[1]["expect"]["any_of"]] == ["used", "stored_state_wins"]
+    expected, variants = expected_outcome(case)
+    tf_keras_like = type("StoredWins", (SimpleRNN,), {"stateful_initial_state": "stored_state_wins"})
+    for layer_class in (SimpleRNN, tf_keras_like):
+        assert judge(case, expected, run_steps(ReferenceAdapter(layer_class), case), variants).status == "pass"
+    # A layer that does not carry its state is caught all the same.
+    from conformance.targets.mutants import MUTANTS
+
+    forgetting = MUTANTS["stateful_not_carried"].layer_class
+    assert judge(case, expected, run_steps(ReferenceAdapter(forgetting), case), variants).status == "fail"

@@ -13,6 +13,7 @@ import pytest
 
 from conformance.targets import mutants as catalog
 from conformance.tools import mutants
+from conformance.report.record import FAILING
 from conformance.catalog.cases import load_cases
 from conformance.judge.compare import judge
 from conformance.judge.expected import expected_outcome
@@ -23,15 +24,44 @@ from conftest import CATALOG, run_cli
 from reference_impl import SimpleRNN
 
 
-def test_catalog_has_at_least_40_single_bug_mutants():
+def test_catalog_has_at_least_100_single_bug_mutants():
     names = [m.name for m in catalog.CATALOG]
-    assert len(names) >= 40
+    assert len(names) >= 100
     assert len(set(names)) == len(names)
     for mutant in catalog.CATALOG:
         assert mutant.description and "\n" not in mutant.description, mutant.name
-        assert mutant.patches or mutant.attributes, mutant.name
+        assert mutant.patches or mutant.attributes or mutant.backward, mutant.name
         cls = mutant.layer_class
         assert issubclass(cls, SimpleRNN) and cls is not SimpleRNN
+    # The new kinds of bug are there: the backward pass, precision, deployment paths.
+    areas = {m.area for m in catalog.CATALOG}
+    assert {"gradients", "precision", "deployment"} <= areas
+    assert sum(bool(m.backward) for m in catalog.CATALOG) >= 10
+
+
+def test_each_mutant_names_the_sentence_or_rule_it_breaks():
+    """`breaks` quotes a sentence of an item of a page (as a case's spec: does) or states the observed rule."""
+    from conformance.tools.coverage import _normalize, find_spec_dir, spec_items
+
+    items = {(i["page"], i["name"]): i["sentences"] + i.get("code", []) for i in spec_items(find_spec_dir())}
+    for mutant in catalog.CATALOG:
+        ref = mutant.breaks
+        assert ref and (ref["page"], ref["item"]) in items, (mutant.name, ref)
+        if "sentence" in ref:
+            quote = _normalize(ref["sentence"])
+            assert any(quote in s or s in quote for s in items[(ref["page"], ref["item"])]), (mutant.name, quote)
+        else:
+            assert ref.get("observed"), mutant.name
+
+
+def test_gradient_mutants_change_only_the_backward_pass():
+    from reference_impl.gradients import gradients
+
+    mutant = catalog.MUTANTS["grad_bptt_truncated"]
+    adapter = catalog.make_adapter(mutant.name)
+    assert adapter.backprop is mutant.backprop and adapter.backprop is not gradients
+    assert vars(mutant.layer_class).keys() <= {"__doc__", "__module__", "__qualname__", "__dict__", "__weakref__"}
+    assert catalog.make_adapter("bias_added_twice").backprop is gradients
 
 
 def test_mutants_leave_the_reference_alone():
@@ -98,6 +128,7 @@ def test_cli_lists_the_mutants():
     proc = run_cli("mutants", "--list")
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.strip().splitlines()) == len(catalog.CATALOG)
+    assert {line.split()[0] for line in proc.stdout.splitlines()} == {m.name for m in catalog.CATALOG}
 
 
 def test_cli_survivor_exit_status_and_message():
@@ -120,4 +151,30 @@ def test_kill_rate_is_100_percent(tmp_path):
     assert not control["killed"], f"the control is killed: {control}"
     assert results["kill_rate"] == 100.0
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "(100.0%)" in proc.stdout
+    real = len(catalog.CATALOG)
+    assert f"kill rate: {real}/{real} mutants killed (100.0%)" in proc.stdout
+    assert len(results["mutants"]) == real + 1  # and the control
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", sorted({m.target for m in catalog.ADAPTER_CATALOG}))
+def test_mutants_of_the_third_party_adapters_are_killed(target):
+    """A kernel mapped with reshape for transpose, or a recurrent kernel left untransposed, in the
+    torch or ONNX adapter (written and read back with the same mistake, so get_weights agrees):
+    some forward case that passes on the real adapter fails on the patched one."""
+    from conformance.run.runner import Runner
+
+    cases = load_cases([CATALOG / "forward.yaml"])
+
+    def statuses(name):
+        records = []
+        Runner(resolve(name), timeout=120).run(cases, records.append)
+        return {r.id: r.status for r in records}
+
+    real = statuses(target)
+    passing = {i for i, s in real.items() if s == "pass"}
+    assert passing, f"no forward case passes on {target}"
+    for mutant in (m for m in catalog.ADAPTER_CATALOG if m.target == target):
+        assert resolve(f"mutant:{mutant.name}").argument == mutant.name
+        killed = {i for i, s in statuses(f"mutant:{mutant.name}").items() if s in FAILING} & passing
+        assert killed, f"mutant:{mutant.name} survives the forward cases: {mutant.description}"

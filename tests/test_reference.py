@@ -538,6 +538,22 @@ def test_valid_constructor_defaults():
     assert SimpleRNN(np.int64(2)).units == 2
 
 
-def test_unroll_is_the_same_result():
-    np.testing.assert_array_equal(layer(unroll=True, return_sequences=True)(X),
-                                  layer(return_sequences=True)(X))
+def test_unroll_is_kept_and_an_unrolled_path_that_differs_is_told_apart():
+    """The reference has one code path: unroll=True must give what unroll=False gives ("Unrolling
+    can speed-up a RNN"), so there is nothing of the reference to compare. What can fail is the
+    claim the cases make of an implementation: unroll is kept in the config, and an unrolled
+    path that forgets the mask or go_backwards (the mutants unroll_ignores_*) gives other values."""
+    from conformance.targets.mutants import MUTANTS
+
+    assert layer(unroll=True).get_config()["unroll"] is True and layer().get_config()["unroll"] is False
+    mask = np.array([[True, False, True]])
+    for name, kwargs in (("unroll_ignores_mask", {}), ("unroll_ignores_go_backwards", {"go_backwards": True})):
+        bug = MUTANTS[name].layer_class(units=2, unroll=True, return_sequences=True, **kwargs)
+        bug.build((1, 3, 2))
+        bug.set_weights([K, U, B])
+        right = layer(unroll=True, return_sequences=True, **kwargs)(X, mask=mask)
+        assert not np.allclose(bug(X, mask=mask), right), name
+        plain = MUTANTS[name].layer_class(units=2, unroll=False, return_sequences=True, **kwargs)
+        plain.build((1, 3, 2))
+        plain.set_weights([K, U, B])
+        np.testing.assert_allclose(plain(X, mask=mask), right)  # only the unrolled path is wrong

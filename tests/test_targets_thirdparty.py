@@ -112,8 +112,17 @@ def assert_unsupported(results, cid, reason):
     assert reason in message, message
 
 
+def installed(*modules):
+    """The test extras install every third-party target: a missing one fails, it does not skip."""
+    from importlib.util import find_spec
+
+    for module in modules:
+        assert find_spec(module.split(".")[0]) is not None, (  # found, not imported: that is the worker's job
+            f"{module} is missing: it is in the test extras (pip install -e '.[test]')")
+
+
 def test_torch(cases):
-    pytest.importorskip("torch")
+    installed("torch")
     results = run("torch", cases)
     assert_passes(results, "forward/sequences", "backwards/order", "mask/ragged_last", "stateful/continues")
     assert_unsupported(results, "mask/leading", "mask:not_right_padded")
@@ -122,7 +131,7 @@ def test_torch(cases):
 
 
 def test_flax(cases):
-    pytest.importorskip("flax.nnx")
+    installed("flax.nnx")
     results = run("flax", cases)
     assert_passes(results, "forward/sequences", "backwards/order", "mask/ragged_last", "stateful/continues",
                   "activation/sigmoid")
@@ -131,7 +140,7 @@ def test_flax(cases):
 
 
 def test_flax_float64(tmp_path):
-    pytest.importorskip("flax.nnx")
+    installed("flax.nnx")
     path = tmp_path / "f64.yaml"
     path.write_text(CASES.split("cases:")[0] + """cases:
   - id: dtype/float64
@@ -148,8 +157,7 @@ def test_flax_float64(tmp_path):
 
 
 def test_onnx(cases):
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
+    installed("onnx", "onnxruntime")
     results = run("onnx", cases)
     assert_passes(results, "forward/sequences", "backwards/order", "mask/ragged_last", "stateful/continues",
                   "activation/sigmoid")

@@ -7,6 +7,8 @@ steps whose arrays are NumPy arrays.
 """
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
@@ -16,10 +18,11 @@ import fastjsonschema
 import jsonschema
 
 from conformance import arrays
+from conformance.catalog import bounds
 from conformance.catalog import expand as matrix
-from conformance.catalog import yamlfile
+from conformance.catalog import quick, yamlfile
+from conformance.catalog.paths import CASES_DIR as DEFAULT_CASES_DIR
 
-DEFAULT_CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
 PROFILES = ("keras2", "keras3")
 STEP_OPS = ("create", "build", "call", "get_weights", "set_weights", "reset_states",
             "count_params", "compute_output_shape", "compute_mask", "get_config",
@@ -37,7 +40,13 @@ class Problem:
     def __str__(self):
         where = f"{self.path}:{self.line}" if self.line else self.path
         case = f" [{self.case_id}]" if self.case_id else ""
-        return f"{where}{case}: {self.message}"
+        return printable(f"{where}{case}: {self.message}")
+
+
+def printable(text, most=2000):
+    """One line of text for a terminal: control characters shown as escapes, cut at `most`."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    return text if len(text) <= most else text[:most] + f"... [{len(text) - most:,} more characters]"
 
 
 class CaseFileError(Exception):
@@ -106,17 +115,69 @@ def schema_errors(document):
 
 
 def case_files(paths=None):
-    """The YAML files named by `paths` (files or folders, default cases/), sorted."""
+    """The YAML files named by `paths` (files or folders, default cases/), sorted.
+
+    Only regular files are read: a FIFO, a device or a socket named here is refused without
+    being opened (opening a FIFO waits for a writer forever), and one inside a folder is refused
+    in the same way, by its name."""
     paths = [Path(p) for p in (paths or [DEFAULT_CASES_DIR])]
     files = []
     for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")))
-        elif path.exists():
+        kind = _kind(path)
+        if kind == "folder":
+            found = sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+            if not found:
+                raise CaseFileError([Problem(str(path), 0, None, "no case files (*.yaml) in this folder")])
+            files.extend(p for p in found if _kind(p) != "folder")
+        elif kind == "file":
             files.append(path)
-        else:
+        elif kind is None:
             raise CaseFileError([Problem(str(path), 0, None, "no such file or folder")])
+        else:
+            raise CaseFileError([Problem(str(path), 0, None, f"not a regular file ({kind}); not read")])
+    bad = [(p, _kind(p)) for p in files if _kind(p) != "file"]
+    if bad:
+        raise CaseFileError([Problem(str(p), 0, None, f"not a regular file ({k}); not read") for p, k in bad])
     return files
+
+
+def _kind(path):
+    """"file", "folder", None (nothing there) or what else it is, from stat (nothing is opened)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be looked at: {exc.strerror}"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_text(path):
+    """A case file's text: refused when it is not a regular file, too big, or not UTF-8.
+    Raises yamlfile.YamlError (with the line of a bad byte) or OSError."""
+    most = bounds.limit("CONFORMANCE_MAX_CASE_FILE_BYTES")
+    # O_NONBLOCK: were the file swapped for a FIFO since case_files looked, open would not wait.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise yamlfile.YamlError(0, "not a regular file; not read")
+        data = handle.read(most + 1)
+    if len(data) > most:
+        raise yamlfile.YamlError(0, f"larger than {most:,} bytes (CONFORMANCE_MAX_CASE_FILE_BYTES)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise yamlfile.YamlError(line, f"not UTF-8: byte 0x{data[exc.start]:02x} at line {line} "
+                                       "(case files are UTF-8 text)") from None
 
 
 def load_cases(paths=None):
@@ -142,11 +203,15 @@ def load_file(path):
     path = Path(path)
     display = str(path)
     try:
-        raw = yamlfile.load(path.read_text(encoding="utf-8"))
+        text = read_text(path)
+    except yamlfile.YamlError as exc:
+        return [], [Problem(display, exc.line, None, exc.message)]
+    except OSError as exc:
+        return [], [Problem(display, 0, None, f"cannot read: {exc.strerror or exc}")]
+    try:
+        raw = yamlfile.load(text)
     except yamlfile.YamlError as exc:
         return [], [Problem(display, exc.line, None, f"YAML error: {exc.message}")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(display, 0, None, f"cannot read: {exc}")]
     if not isinstance(raw, dict):
         return [], [Problem(display, 1, None, "a case file must be a mapping with a `cases:` list")]
     problems = []
@@ -164,6 +229,7 @@ def load_file(path):
     if problems:
         return [], problems
     defaults = raw.get("defaults", {})
+    most_elements = bounds.limit("CONFORMANCE_MAX_ARRAY_ELEMENTS")
     cases = []
     for index, entry in enumerate(entries):
         line = getattr(entry, "line", 0)
@@ -186,6 +252,17 @@ def load_file(path):
                     reported.add(problem)
                     problems.append(problem)
             if errors:
+                continue
+            # Before anything is allocated: every array and shape the case asks for is bounded.
+            oversized = bounds.oversized_arrays(case_dict, most_elements)
+            for where, elements in oversized:
+                problem = Problem(display, yamlfile.line_of(entry, where) or line, case_id,
+                                  f"{'.'.join(map(str, where))}: asks for {elements:,} elements, more than "
+                                  f"{most_elements:,} (CONFORMANCE_MAX_ARRAY_ELEMENTS)")
+                if problem not in reported:
+                    reported.add(problem)
+                    problems.append(problem)
+            if oversized:
                 continue
             case = _to_case(case_dict, variables, f"{display}:{line}")
             try:
@@ -232,7 +309,7 @@ def _message(error):
 
 def _to_case(d, variables, source):
     return Case(
-        id=d["id"], description=d["description"], spec=d["spec"], tags=list(d.get("tags", [])),
+        id=d["id"], description=d["description"], spec=d["spec"], tags=quick.tags_for(d["id"], list(d.get("tags", []))),
         profiles=list(d.get("profiles", PROFILES)), layer=dict(d["layer"]), steps=list(d["steps"]),
         arrays=dict(d.get("arrays", {})), weights=d.get("weights"), tolerance=d.get("tolerance"),
         variables=variables, source=source, notes=d.get("notes", ""))

@@ -11,7 +11,10 @@ out.
 
 import itertools
 import json
+import math
 import re
+
+from conformance.catalog import bounds
 
 
 class MatrixError(ValueError):
@@ -30,6 +33,10 @@ def expand(entry):
         if name not in matrix:
             raise MatrixError(f"exclude names {name!r}, which is not a matrix variable")
     body = {k: v for k, v in entry.items() if k not in ("matrix", "exclude")}
+    combinations = math.prod(len(matrix[n]) if isinstance(matrix[n], list) else 1 for n in names)
+    most = bounds.limit("CONFORMANCE_MAX_MATRIX_CASES")
+    if combinations > most:
+        raise MatrixError(f"{combinations:,} combinations, more than {most:,} (CONFORMANCE_MAX_MATRIX_CASES)")
     for values in itertools.product(*(matrix[n] for n in names)):
         variables = dict(zip(names, values))
         if any(all(_same(variables[k], v) for k, v in ex.items()) for ex in excludes):

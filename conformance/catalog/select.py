@@ -2,12 +2,14 @@
 
 `-k` takes words joined by `and`, `or`, `not` and parentheses, as pytest's
 does: a word matches a case when it is a substring of the case id or equals
-one of its tags.
+one of its tags. An expression that is exactly one case's id selects that case
+alone (the rerun commands of the reports rely on it).
 """
 
 import re
 
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
+MAX_TOKENS = 200
 
 
 class KeywordError(ValueError):
@@ -18,6 +20,8 @@ def select(cases, keyword=None, profile=None):
     """(chosen cases, {reason: count of cases left out})."""
     chosen, deselected = [], {"profile": 0, "keyword": 0}
     matcher = compile_keyword(keyword) if keyword else None
+    if keyword and any(case.id == keyword.strip() for case in cases):
+        matcher = lambda case: case.id == keyword.strip()  # noqa: E731 - an exact id selects that case alone
     for case in cases:
         if profile and profile not in case.profiles:
             deselected["profile"] += 1
@@ -32,6 +36,8 @@ def compile_keyword(expression):
     tokens = _TOKEN.findall(expression)
     if not tokens:
         raise KeywordError("-k needs an expression")
+    if len(tokens) > MAX_TOKENS:  # the parser and the matcher it builds recurse once a token at most
+        raise KeywordError(f"-k: more than {MAX_TOKENS} words and parentheses")
     position = 0
 
     def peek():

@@ -129,9 +129,11 @@ def _check_step(step, expect, exp, act, timesteps, case, metrics, tol_used):
     if exp.get("ok") is not None:
         tol_used.setdefault(dtype, {"rtol": rtol, "atol": atol})
     problems = []
+    context = _mask_context(step, case)
     if expect.get("compare", True):
         # A literal `dtype:` replaces the reference's dtype; the values are still compared.
-        problems += compare_values(exp["ok"], value, rtol, atol, metrics, op=op, dtypes="dtype" not in expect)
+        problems += compare_values(exp["ok"], value, rtol, atol, metrics, op=op, dtypes="dtype" not in expect,
+                                   context=context)
     if "shape" in expect:
         got = _shapes_of(value)
         if got != expect["shape"]:
@@ -142,7 +144,7 @@ def _check_step(step, expect, exp, act, timesteps, case, metrics, tol_used):
         if any(d not in allowed for d in got):
             problems.append(f"dtype {got}, expected {' or '.join(allowed)}")
     if "equals" in expect:
-        problems += compare_values(expect["equals"], value, rtol, atol, metrics, op=op, literal=True)
+        problems += compare_values(expect["equals"], value, rtol, atol, metrics, op=op, literal=True, context=context)
     for spec in expect.get("checks", []):
         problem = checks.run(spec, value, step, case)
         if problem:
@@ -150,8 +152,13 @@ def _check_step(step, expect, exp, act, timesteps, case, metrics, tol_used):
     return ("fail", "; ".join(problems[:5])) if problems else None
 
 
-def compare_values(expected, actual, rtol, atol, metrics, op=None, path="", literal=False, dtypes=True):
-    """A list of differences (empty when the values conform); dtypes=False leaves dtypes unchecked."""
+def compare_values(expected, actual, rtol, atol, metrics, op=None, path="", literal=False, dtypes=True,
+                   context=None):
+    """A list of differences (empty when the values conform); dtypes=False leaves dtypes unchecked.
+
+    Messages name the tensor (`output`, `state`, `kernel`, `inputs`, ...: see `tensor_name`);
+    `context` ({"mask", "go_backwards"} of the step) lets them say when a differing step was masked.
+    """
     if op == "get_config":
         return _compare_configs(expected, actual, rtol, atol, metrics)
     if op == "losses" and isinstance(expected, list) and isinstance(actual, list):
@@ -159,7 +166,7 @@ def compare_values(expected, actual, rtol, atol, metrics, op=None, path="", lite
     where = f" at {path}" if path else ""
     if isinstance(expected, Observed) or (literal and isinstance(expected, list) and _is_numeric_nest(expected)
                                           and isinstance(actual, Observed)):
-        return _compare_arrays(expected, actual, rtol, atol, metrics, where, dtypes)
+        return _compare_arrays(expected, actual, rtol, atol, metrics, path, dtypes, context)
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return [f"expected a mapping{where}, got {_brief(actual)}"]
@@ -169,7 +176,7 @@ def compare_values(expected, actual, rtol, atol, metrics, op=None, path="", lite
                 problems.append(f"missing key {key!r}{where}")
             else:
                 problems += compare_values(expected[key], actual[key], rtol, atol, metrics, path=f"{path}.{key}",
-                                           dtypes=dtypes)
+                                           dtypes=dtypes, context=context)
         return problems
     if isinstance(expected, list):
         if not isinstance(actual, list):
@@ -178,8 +185,9 @@ def compare_values(expected, actual, rtol, atol, metrics, op=None, path="", lite
             return [f"expected {len(expected)} items{where}, got {len(actual)}"]
         problems = []
         for i, (e, a) in enumerate(zip(expected, actual)):
-            problems += compare_values(e, a, rtol, atol, metrics, path=f"{path}[{i}]", literal=literal,
-                                       dtypes=dtypes)
+            where_i = tensor_name(op, i, len(expected)) if not path and op else f"{path}[{i}]"
+            problems += compare_values(e, a, rtol, atol, metrics, path=where_i, literal=literal,
+                                       dtypes=dtypes, context=context)
         return problems
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
         return [] if actual == expected and type(actual) is type(expected) else [f"expected {expected!r}{where}, got {_brief(actual)}"]
@@ -196,7 +204,48 @@ def compare_values(expected, actual, rtol, atol, metrics, op=None, path="", lite
     return [] if expected == actual else [f"expected {expected!r}{where}, got {_brief(actual)}"]
 
 
-def _compare_arrays(expected, actual, rtol, atol, metrics, where, dtypes=True):
+def tensor_name(op, index, count):
+    """What the index-th value a step returned is, for messages: `output` and `state` for a call,
+    `kernel`, `recurrent_kernel`, `bias` for weights, `output[i]` otherwise."""
+    if op == "call" and count <= 2:
+        return ("output", "state")[index]
+    if op == "get_weights" and count <= 3:
+        return ("kernel", "recurrent_kernel", "bias")[index]
+    return f"output[{index}]"
+
+
+def _mask_context(step, case):
+    mask = (step.get("args") or {}).get("mask") if step["op"] in ("call", "gradients") else None
+    if mask is None:
+        return None
+    return {"mask": np.asarray(mask).astype(bool), "go_backwards": bool(case.get("config", {}).get("go_backwards"))}
+
+
+def _masked_note(first, name, shape, context):
+    """' (a masked step: ...)' when the first differing value belongs to a masked step, else ''."""
+    if context is None or not first:
+        return ""
+    mask = context["mask"]
+    if mask.ndim != 2 or first[0] >= mask.shape[0]:
+        return ""
+    sample = first[0]
+    if len(shape) == 3 and shape[1] == mask.shape[1]:
+        # A sequence: the output is in processing order (reversed with go_backwards), the
+        # gradient with respect to the inputs in input order.
+        t = first[1]
+        step = mask.shape[1] - 1 - t if context["go_backwards"] and name.startswith("output") else t
+        if not mask[sample, step]:
+            return f" (timestep {step} of sample {sample} is masked)"
+        return ""
+    masked = int((~mask[sample]).sum())
+    if len(shape) == 2 and masked:
+        return f" (sample {sample} has {masked} masked timestep{'s' if masked > 1 else ''})"
+    return ""
+
+
+def _compare_arrays(expected, actual, rtol, atol, metrics, path="", dtypes=True, context=None):
+    name = path.lstrip(".")
+    where = f" in {name}" if name else ""
     if not isinstance(actual, Observed):
         return [f"expected an array{where}, got {_brief(actual)}"]
     if isinstance(expected, Observed):
@@ -229,7 +278,7 @@ def _compare_arrays(expected, actual, rtol, atol, metrics, where, dtypes=True):
             problems.append(
                 f"{int(bad.sum())} of {e.size} values differ{where} (max abs error {abs_err:.3g}, "
                 f"rtol {rtol:.2g}, atol {atol:.2g}); first at {list(first)}: "
-                f"expected {e[first]:.8g}, got {a[first]:.8g}")
+                f"expected {e[first]:.8g}, got {a[first]:.8g}{_masked_note(first, name, e.shape, context)}")
     return problems
 
 
@@ -267,6 +316,8 @@ def _layer_dtype(value):
     """The dtype the layer computes in, read from the expected observation."""
     if isinstance(value, Observed):
         return value.dtype
+    if isinstance(value, dict):  # a gradients step: {"inputs": Observed, "kernel": Observed, ...}
+        value = list(value.values())
     if isinstance(value, list):
         for v in value:
             d = _layer_dtype(v)
@@ -286,6 +337,8 @@ def _shapes_of(value):
 def _dtypes_of(value):
     if isinstance(value, Observed):
         return [value.dtype]
+    if isinstance(value, dict):  # a gradients step
+        value = list(value.values())
     if isinstance(value, list):
         return [d for v in value for d in _dtypes_of(v)]
     return []

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import yaml
 
-FAILING = ("fail", "error", "crash", "timeout")
+from conformance.report.record import FAILING
+
 CATEGORIES = ("numerics", "missing-feature", "upstream-bug", "implementation-defined", "harness",
               "wontfix", "untriaged")
 FORMAT_NOTE = "# Known failures of a target for `conformance run --expectations` (see docs/ci.md).\n"
@@ -93,10 +94,7 @@ class Expectations:
     @classmethod
     def load(cls, path):
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-        except yaml.YAMLError as exc:
-            raise ExpectationsError(f"{path}: not valid YAML: {exc}") from None
+        data = _read(path) if path.exists() else None
         if data is None:
             return cls([], path=path)
         if isinstance(data, list):
@@ -119,9 +117,15 @@ class Expectations:
             for key in ("category", "reason"):
                 if not isinstance(raw.get(key), str) or not raw[key].strip():
                     raise ExpectationsError(f"{where}: `{key}` is required (a non-empty string)")
+            for key in ("id", "pattern", "link"):
+                if raw.get(key) is not None and not isinstance(raw[key], str):
+                    raise ExpectationsError(f"{where}: `{key}` must be a string")
             status = raw.get("status") or []
+            if not isinstance(status, (str, list)):
+                raise ExpectationsError(f"{where}: status {status!r} is not one of {', '.join(FAILING)} "
+                                        "(or a list of them)")
             status = [status] if isinstance(status, str) else list(status)
-            bad = [s for s in status if s not in FAILING]
+            bad = [s for s in status if not isinstance(s, str) or s not in FAILING]
             if bad:
                 raise ExpectationsError(f"{where}: status {bad} is not one of {', '.join(FAILING)}")
             entries.append(Entry(category=raw["category"], reason=raw["reason"], link=str(raw.get("link") or ""),
@@ -193,6 +197,23 @@ class Expectations:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.dump(), encoding="utf-8")
+
+
+def _read(path):
+    """An expectations file's data, read as case files are (plain data only, bounded, UTF-8)."""
+    from conformance.catalog import yamlfile
+    from conformance.catalog.cases import read_text
+
+    try:
+        where = f"{path}:"
+        text = read_text(path)
+        where = f"{path}: not valid YAML:"
+        return yamlfile.load(text)
+    except yamlfile.YamlError as exc:
+        line = f" line {exc.line}:" if exc.line else ""
+        raise ExpectationsError(f"{where}{line} {exc.message}") from None
+    except OSError as exc:
+        raise ExpectationsError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _original(record):

@@ -21,15 +21,18 @@ invented:
   worker and keeps what the target answered (targets are deterministic). A
   report folder from `conformance run` has none: its pages show the verdict.
 
-Pages: OUT/index.html (feature areas x targets), OUT/targets/<t>.html (every
-case of one target), OUT/cases/<t>/<case>.html (drill-down, with an inline
-SVG of the error along the sequence where the output is a sequence), and
-OUT/matrix.md.
+Pages: OUT/index.html (feature areas x targets, each cell linking to the
+target's list filtered to that area), OUT/targets/<t>.html (every case of one
+target, failing first, with filters by status, area and text and the failures
+grouped by cause), OUT/cases/<t>/<case>.html (drill-down, with matplotlib
+plots of the error where the output is an array), OUT/agreement.html (per
+case, which targets agree with the reference; the cases only one target
+fails), OUT/badges/<t>.svg (pass rate and catalog version) and OUT/matrix.md.
 """
 
 import hashlib
-import html
 import json
+import os
 import re
 import time
 from collections import Counter
@@ -37,11 +40,15 @@ from pathlib import Path
 
 import numpy as np
 
-from conformance.arrays import Observed, from_wire, to_wire
-from conformance.report.record import load, write_json
+from conformance.arrays import Observed, from_wire
+from conformance.report import grouping, plots
+from conformance.report.record import FAILING, load
+from conformance.report.text import md_code, md_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COLUMNS = ("pass", "fail", "unsupported", "other")  # other: error, crash, timeout, xfail, xpass
+# A target page lists the worst first.
+ORDER = {s: i for i, s in enumerate(("crash", "timeout", "error", "fail", "xpass", "xfail", "unsupported", "pass"))}
 
 
 # ====================================================================== building
@@ -66,18 +73,32 @@ class Target:
     def __init__(self, folder):
         folder = Path(folder)
         self.folder = folder if folder.is_dir() else folder.parent
-        self.report = load(folder)
+        self.report = load(folder)  # a ReportError (one line) for anything that is not a report
+        # What the pages show of a report that lacks it (an older or a hand-made one): "unknown".
+        target = {"profile": None, **self.report["target"]}
+        implementation = target.get("implementation")
+        target["implementation"] = {"versions": {}, **(implementation if isinstance(implementation, dict) else {})}
+        self.report["target"] = target
         self.name = self.report["target"]["name"]
         self.slug = slug(self.name)
         self.cases = {c["id"]: c for c in self.report["cases"]}
-        path = self.folder / "observations.json"
-        self.observations = json.loads(path.read_text(encoding="utf-8"))["cases"] if path.is_file() else {}
+        self.observations = _observations(self.folder / "observations.json")
 
 
-def build(folders, out, all_pages=True):
+def _observations(path):
+    """observations.json's cases, or {} when there is none or it is not one (the pages show verdicts)."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))["cases"] if path.is_file() else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def build(folders, out, all_pages=True, cases=None):
     """Write the HTML pages and matrix.md from report folders; return the index path.
     With all_pages=False only the cases that did not pass or were unsupported get a drill-down page
-    (what a published matrix keeps)."""
+    (what a published matrix keeps). `cases`: the case files (paths) the drill-downs take configs and
+    expected values from, default the suite's catalog; never the paths a report names."""
     import jinja2
 
     out = Path(out)
@@ -92,28 +113,36 @@ def build(folders, out, all_pages=True):
     table = {a: {t.slug: Counter(column(c["status"]) for cid, c in t.cases.items() if area(cid) == a)
                  for t in targets} for a in areas}
     totals = {t.slug: Counter(column(c["status"]) for c in t.cases.values()) for t in targets}
-    catalog = _Catalog()
+    catalog = _Catalog(cases)
     (out / "targets").mkdir(parents=True, exist_ok=True)
+    badges = write_badges(targets, totals, out)
+    history, trends = release_history(targets, out)
     index = out / "index.html"
     index.write_text(env.get_template("matrix_index.html").render(
-        targets=targets, areas=areas, table=table, totals=totals, columns=COLUMNS,
-        generated=time.strftime("%Y-%m-%d %H:%M:%S")), encoding="utf-8")
+        targets=targets, areas=areas, table=table, totals=totals, columns=COLUMNS, badges=badges,
+        history=history, trends=trends, generated=time.strftime("%Y-%m-%d %H:%M:%S")), encoding="utf-8")
+    (out / "agreement.html").write_text(env.get_template("matrix_agreement.html").render(
+        **agreement(targets, all_pages)), encoding="utf-8")
     for t in targets:
         case_dir = out / "cases" / t.slug
         case_dir.mkdir(parents=True, exist_ok=True)
         rows = []
-        for cid in sorted(t.cases):
+        for cid in sorted(t.cases, key=lambda i: (ORDER.get(t.cases[i]["status"], 0), i)):
             record = t.cases[cid]
             page = f"{slug(cid)}.html"
             if not all_pages and record["status"] in ("pass", "unsupported", "xfail"):
                 rows.append({"record": record, "area": area(cid), "href": None})
                 continue
             rows.append({"record": record, "area": area(cid), "href": f"../cases/{t.slug}/{page}"})
-            detail = catalog.detail(t.report, cid, record, t.observations.get(cid))
+            detail = catalog.detail(t.report, cid, record, t.observations.get(cid), case_dir / slug(cid))
             (case_dir / page).write_text(env.get_template("matrix_case.html").render(
                 target=t, record=record, detail=detail), encoding="utf-8")
+        groups = grouping.group_report(t.report, catalog.by_id())
+        pages = {row["record"]["id"]: row["href"] for row in rows}
         (out / "targets" / f"{t.slug}.html").write_text(env.get_template("matrix_target.html").render(
-            target=t, rows=rows, totals=totals[t.slug], columns=COLUMNS), encoding="utf-8")
+            target=t, rows=rows, totals=totals[t.slug], columns=COLUMNS, areas=sorted({r["area"] for r in rows}),
+            statuses=[s for s in ORDER if any(r["record"]["status"] == s for r in rows)],
+            groups=groups, pages=pages, badge=badges[t.slug]), encoding="utf-8")
     (out / "matrix.md").write_text(markdown(targets, areas, table, totals, out), encoding="utf-8")
     return index
 
@@ -127,7 +156,7 @@ def _relative(folder, out):
 
 
 def markdown(targets, areas, table, totals, out=None):
-    head = "| area | " + " | ".join(f"{t.name} (pass/fail/unsupported/other)" for t in targets) + " |"
+    head = "| area | " + " | ".join(f"{md_text(t.name, 200)} (pass/fail/unsupported/other)" for t in targets) + " |"
     lines = ["# Conformance matrix", "",
              "Counts are pass / fail / unsupported / other (error, crash, timeout). "
              "Built from report.json files: " + ", ".join(f"`{_relative(t.folder, out)}`" for t in targets) + ".", "",
@@ -135,54 +164,112 @@ def markdown(targets, areas, table, totals, out=None):
     for a in areas + ["total"]:
         counts = totals if a == "total" else table[a]
         cells = [" / ".join(str(counts[t.slug].get(c, 0)) for c in COLUMNS) for t in targets]
-        name = "**total**" if a == "total" else a
+        name = "**total**" if a == "total" else md_text(a, 200)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for t in targets:
         impl = (t.report["target"].get("implementation") or {})
         versions = ", ".join(f"{k} {v}" for k, v in (impl.get("versions") or {}).items())
-        lines += ["", f"## {t.name}", "", f"Versions: {versions or 'unknown'}.", ""]
+        lines += ["", f"## {md_text(t.name, 200)}", "", f"Versions: {md_text(versions or 'unknown', 1000)}.", ""]
         bad = [c for c in t.report["cases"] if c["status"] not in ("pass", "unsupported")]
         if not bad:
             lines.append("No failing case.")
         for c in bad:
-            message = (c.get("message") or "").replace("|", "\\|").replace("\n", " ")
-            lines.append(f"- **{c['status']}** `{c['id']}`: {message[:300]}")
+            lines.append(f"- **{md_text(c['status'], 20)}** {md_code(c['id'])}: {md_text(c.get('message') or '', 300)}")
         unsupported = Counter((c.get("message") or "").split(": ", 1)[-1][:120]
                               for c in t.report["cases"] if c["status"] == "unsupported")
         if unsupported:
             lines += ["", "Unsupported, by reason:", ""]
-            lines += [f"- {n} × {reason}" for reason, n in unsupported.most_common()]
+            lines += [f"- {n} × {md_text(reason, 120)}" for reason, n in unsupported.most_common()]
     return "\n".join(lines) + "\n"
+
+
+def write_badges(targets, totals, out):
+    """OUT/badges/<t>.svg for each target; returns {slug: path relative to OUT}."""
+    folder = out / "badges"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for t in targets:
+        catalog = t.report.get("catalog") or {}
+        version = catalog.get("release") and f"{catalog['release']}+{str(catalog.get('digest', ''))[:8]}".rstrip("+")
+        (folder / f"{t.slug}.svg").write_text(plots.pass_badge(t.name, totals[t.slug], version), encoding="utf-8")
+        written[t.slug] = f"badges/{t.slug}.svg"
+    return written
+
+
+def release_history(targets, out):
+    """Links to the release history pages (`conformance history`, reports/history/ beside the
+    matrix) where they exist: (its index or None, {target slug: its trend page})."""
+    for folder in (out.parent / "history", out / "history"):
+        if folder.is_dir():
+            index = folder / "index.html"
+            trends = {t.slug: page for t in targets
+                      if (page := folder / re.sub(r"[^A-Za-z0-9._-]+", "-", t.name) / "trend.html").is_file()}
+            def link(page):
+                return Path(os.path.relpath(page.resolve(), out.resolve())).as_posix()
+
+            return (link(index) if index.is_file() else None, {k: link(v) for k, v in trends.items()})
+    return None, {}
+
+
+def agreement(targets, all_pages=True):
+    """Per case, which targets agree with the reference (pass) and which do not; the cases only
+    one target fails. Like test262's "passed by N engines"."""
+    judged = [t for t in targets if t.name != "reference"]
+    ids = sorted({cid for t in judged for cid in t.cases})
+    rows, only_one, passed_by = [], [], Counter()
+    for cid in ids:
+        cells = {t.slug: t.cases.get(cid, {}).get("status") for t in judged}
+        ran = [s for s in cells.values() if s is not None and s != "unsupported"]
+        agree = sum(1 for s in ran if s in ("pass", "xpass"))
+        if ran:
+            passed_by[len(ran) - agree] += 1
+        failing = [t for t in judged if cells[t.slug] in FAILING or cells[t.slug] == "xfail"]
+        links = {t.slug: f"cases/{t.slug}/{slug(cid)}.html" for t in judged if cells[t.slug] is not None
+                 and (all_pages or cells[t.slug] not in ("pass", "unsupported", "xfail"))}
+        if len(failing) == 1 and len(ran) > 1:
+            only_one.append({"id": cid, "target": failing[0], "record": failing[0].cases[cid],
+                             "href": links.get(failing[0].slug)})
+        if agree < len(ran):
+            rows.append({"id": cid, "area": area(cid), "cells": cells, "agree": agree, "ran": len(ran), "links": links})
+    rows.sort(key=lambda r: (r["agree"] / r["ran"], r["id"]))
+    return {"targets": judged, "rows": rows, "only_one": only_one, "total": len(ids),
+            "all_agree": passed_by.get(0, 0), "failed_by": sorted(passed_by.items()),
+            "column": column}
 
 
 # ====================================================================== drill-down
 
 class _Catalog:
-    """Cases by id, loaded once per set of case paths a report names; expected values on demand."""
+    """Cases by id from the case files the command was given (default: the suite's catalog),
+    loaded once; expected values on demand. A report never chooses which files are read: its
+    `options.cases` is a record of the run, not an instruction."""
 
-    def __init__(self):
-        self._loaded = {}
+    def __init__(self, paths=None):
+        self.paths = list(paths) if paths else None
+        self._cases = None
 
     def case(self, report, case_id):
+        return self.by_id().get(case_id)
+
+    def by_id(self):
         from conformance.catalog.cases import CaseFileError, load_cases
 
-        paths = tuple((report.get("options") or {}).get("cases") or ["<suite cases>"])
-        if paths not in self._loaded:
+        if self._cases is None:
             try:
-                chosen = None if paths == ("<suite cases>",) else list(paths)
-                self._loaded[paths] = {c.id: c for c in load_cases(chosen)}
+                self._cases = {c.id: c for c in load_cases(self.paths)}
             except (CaseFileError, OSError):
-                self._loaded[paths] = {}
-        return self._loaded[paths].get(case_id)
+                self._cases = {}
+        return self._cases
 
-    def detail(self, report, case_id, record, observations):
+    def detail(self, report, case_id, record, observations, stem=None):
+        """What a case page shows; with `stem`, the plots are written as stem-*.png beside it."""
         case = self.case(report, case_id)
-        detail = {"found": case is not None, "steps": [], "plot": None, "config": None, "source": None}
+        detail = {"found": case is not None, "steps": [], "plot": None, "plots": [], "config": None, "source": None}
         if case is None:
             return detail
         concrete = case.concrete()
         detail["config"] = json.dumps(concrete["config"], indent=1, default=str)
-        detail["source"] = case.source
+        detail["source"] = grouping.source_of(case)
         detail["description"] = case.description
         expected = None
         if record["status"] != "pass":
@@ -202,8 +289,8 @@ class _Catalog:
                    "actual": show_obs(actual[i]) if actual and i < len(actual) else None,
                    "failed": record.get("step") == i}
             detail["steps"].append(row)
-            if detail["plot"] is None and expected and actual and i < len(actual) and step["op"] == "call":
-                detail["plot"] = error_plot(expected[i], actual[i])
+            if stem and record.get("step") == i and expected and actual and i < len(actual) and step["op"] == "call":
+                detail["plots"] = plots.error_plots(expected[i], actual[i], stem)
         return detail
 
 
@@ -238,35 +325,3 @@ def show_obs(obs):
     if "unsupported" in obs:
         return f"unsupported: {obs['unsupported']}"
     return f"skipped: {obs.get('skipped')}"
-
-
-def error_plot(expected, actual, width=360, height=120):
-    """Inline SVG: the largest absolute error at each timestep of a sequence output, or None."""
-    e, a = expected.get("ok"), actual.get("ok")
-    if not (isinstance(e, list) and isinstance(a, list) and e and a):
-        return None
-    e, a = e[0], a[0]
-    if not (isinstance(e, Observed) and isinstance(a, Observed)) or e.array.ndim != 3 or e.array.shape != a.array.shape:
-        return None
-    with np.errstate(invalid="ignore"):
-        err = np.abs(a.array.astype(np.float64) - e.array.astype(np.float64))
-    # The largest finite error at each step (a step with none finite plots as zero).
-    per_step = np.where(np.isfinite(err), err, 0.0).max(axis=(0, 2)) if np.isfinite(err).any() else None
-    if per_step is None or len(per_step) < 2:
-        return None
-    top = float(np.nanmax(per_step)) or 1.0
-    pad = 28
-    xs = [pad + i * (width - pad - 8) / (len(per_step) - 1) for i in range(len(per_step))]
-    ys = [height - pad - (0 if np.isnan(v) else v / top) * (height - pad - 8) for v in per_step]
-    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2"><title>t={i}: {v:.3g}</title></circle>'
-                   for i, (x, y, v) in enumerate(zip(xs, ys, per_step)))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-            f'aria-label="max abs error per timestep">'
-            f'<line x1="{pad}" y1="{height - pad}" x2="{width - 8}" y2="{height - pad}" stroke="#888"/>'
-            f'<line x1="{pad}" y1="8" x2="{pad}" y2="{height - pad}" stroke="#888"/>'
-            f'<text x="2" y="14" font-size="10">{html.escape(f"{top:.2g}")}</text>'
-            f'<text x="2" y="{height - pad}" font-size="10">0</text>'
-            f'<text x="{width / 2:.0f}" y="{height - 6}" font-size="10" text-anchor="middle">'
-            f'timestep (processing order), max |actual - expected|</text>'
-            f'<polyline fill="none" stroke="#c0392b" stroke-width="1.5" points="{points}"/>{dots}</svg>')

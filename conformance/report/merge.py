@@ -14,7 +14,6 @@ artifacts). The same target twice is refused unless --rename-duplicates.
 Exit status 0; with --gate, 1 when a case failed in any target (xfail does not count).
 """
 
-import json
 import shutil
 import sys
 import xml.etree.ElementTree as ET
@@ -23,7 +22,10 @@ from pathlib import Path
 import conformance
 
 from conformance.report.expectations import sanitize_target
-from conformance.report.record import FAILING, STATUSES, SCHEMA_VERSION, exit_status, write_json
+from conformance.report.junit import render_junit
+from conformance.report.record import (FAILING, STATUSES, SCHEMA_VERSION, ReportError, atomic_write, exit_status,
+                                       load, write_json)
+from conformance.report.text import md_code, md_text
 
 
 class MergeError(Exception):
@@ -52,11 +54,15 @@ def find_reports(sources):
 def merge(report_paths, out, rename_duplicates=False):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    targets, cases, seen = [], [], {}
+    targets, cases, seen, reports = [], [], {}, []
     for path in report_paths:
-        report = json.loads(Path(path).read_text(encoding="utf-8"))
-        if "targets" in report and "cases" in report and report.get("merged"):
+        try:
+            report = load(path)
+        except ReportError as exc:
+            raise MergeError(str(exc)) from None
+        if report.get("merged"):
             raise MergeError(f"{path} is already a merged report; merge its target folders instead")
+        reports.append(report)
         name = report["target"]["name"]
         folder = sanitize_target(name)
         if folder in seen:
@@ -73,9 +79,11 @@ def merge(report_paths, out, rename_duplicates=False):
             source = Path(path).parent / extra
             if source.is_file() and source.resolve() != (destination / extra).resolve():
                 shutil.copyfile(source, destination / extra)
+        summary = report.get("summary") or {}
         targets.append({"name": name, "profile": report["target"].get("profile"), "dir": folder,
                         "implementation": report["target"].get("implementation"),
-                        "summary": report["summary"], "interrupted": report.get("interrupted", False),
+                        "summary": summary, "interrupted": report.get("interrupted", False),
+                        "completeness": report.get("completeness"),
                         "duration_s": report.get("duration_s"), "started": report.get("started"),
                         "suite": report.get("suite")})
         for case in report["cases"]:
@@ -87,8 +95,8 @@ def merge(report_paths, out, rename_duplicates=False):
               "targets": targets, "summary": summary,
               "cases": sorted(cases, key=lambda c: (c["target"], c["id"]))}
     write_json(out / "report.json", merged)
-    (out / "summary.md").write_text(render_markdown(merged), encoding="utf-8")
-    write_junit(out, targets)
+    atomic_write(out / "summary.md", render_markdown(merged))
+    write_junit(out, reports)
     return merged
 
 
@@ -98,7 +106,7 @@ def render_markdown(merged):
              "| target | profile | " + " | ".join(columns) + " |",
              "|---|---|" + "---:|" * len(columns)]
     for t in merged["targets"]:
-        lines.append(f"| [`{t['name']}`]({t['dir']}/summary.md) | {t.get('profile') or ''} | "
+        lines.append(f"| [{md_code(t['name'], in_table=True)}]({t['dir']}/summary.md) | {md_text(t.get('profile') or '')} | "
                      + " | ".join(str(t["summary"].get(c, 0)) for c in columns) + " |")
     lines.append("| **all** | | " + " | ".join(str(merged["summary"].get(c, 0)) for c in columns) + " |")
     lines.append("")
@@ -106,25 +114,24 @@ def render_markdown(merged):
     if problems:
         lines += ["## Cases that did not pass", ""]
         for case in problems[:200]:
-            message = " ".join(str(case.get("message", "")).split())[:300]
-            lines.append(f"- `{case['target']}` **{case['status']}** `{case['id']}`: {message}")
+            lines.append(f"- {md_code(case['target'])} **{md_text(case['status'])}** {md_code(case['id'])}: "
+                         f"{md_text(case.get('message', ''), 300)}")
         if len(problems) > 200:
             lines.append(f"- ... and {len(problems) - 200} more")
         lines.append("")
     return "\n".join(lines)
 
 
-def write_junit(out, targets):
+def write_junit(out, reports):
+    """One <testsuite> per target, rendered from its report.json (never parsed from a junit.xml,
+    which another tool may have written)."""
     root = ET.Element("testsuites", {"name": "simplernn-conformance"})
-    for t in targets:
-        path = Path(out) / t["dir"] / "junit.xml"
-        if path.is_file():
-            suite = ET.parse(path).getroot()
-            for element in ([suite] if suite.tag == "testsuite" else list(suite)):
-                root.append(element)
-    tree = ET.ElementTree(root)
-    ET.indent(tree)
-    tree.write(Path(out) / "junit.xml", encoding="utf-8", xml_declaration=True)
+    for report in reports:
+        report = {"summary": {}, "started": "", **report}
+        report["summary"] = {"total": len(report["cases"]), **{s: 0 for s in STATUSES}, **report["summary"]}
+        root.append(ET.fromstring(render_junit(report)))
+    ET.indent(root)
+    atomic_write(Path(out) / "junit.xml", ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
 
 
 def cmd_merge(args):
@@ -136,12 +143,15 @@ def cmd_merge(args):
         out = Path(args.out).resolve()
         reports = [p for p in find_reports(sources) if out not in p.resolve().parents and p.resolve() != out / "report.json"]
         merged = merge(reports, args.out, args.rename_duplicates)
-    except (MergeError, OSError, ValueError, KeyError) as exc:
+    except OSError as exc:
+        print(f"conformance: error: {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (MergeError, ValueError) as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return 2
     s = merged["summary"]
     print(f"merged {len(merged['targets'])} targets into {args.out}/: {s['total']} cases, "
           + ", ".join(f"{s[k]} {k}" for k in STATUSES if s.get(k)))
     if args.gate:
-        return max([exit_status({"summary": t["summary"]}) for t in merged["targets"]] or [0])
+        return max([exit_status(t) for t in merged["targets"]] or [0])
     return 0

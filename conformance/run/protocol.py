@@ -9,6 +9,7 @@ JSON object a line on stdin and answers one a line on stdout:
   -> {"type": "run", "seq": N, "case": {"id", "config", "steps": [{"op", "args"}], "features"}}
   <- {"type": "result", "seq": N, "steps": [observation, ...]}
      or {"type": "result", "seq": N, "unsupported": "reason"}
+     or {"type": "result", "seq": N, "error": "message"}   (no observations: the target's fault)
   -> {"type": "stop"}                      (the program exits)
   <- {"type": "fatal", "message": "..."}   (any time: the program cannot go on)
 
@@ -21,6 +22,7 @@ data being base64 of little-endian bytes. An observation is {"ok": value},
 import json
 
 PROTOCOL_VERSION = 1
+OBSERVATION_KEYS = ("ok", "raised", "unsupported", "skipped")  # an observation has exactly one
 
 
 def dumps(message):

@@ -61,9 +61,18 @@ def main():
                       "unsupported": f"{adapter.name} declares unsupported: {', '.join(missing)}"})
                 continue
             started = time.perf_counter()
-            observations = run_steps(adapter, case)
-            elapsed = time.perf_counter() - started
-            send({"type": "result", "seq": message["seq"], "steps": to_wire(observations), "elapsed_s": elapsed})
+            try:
+                observations = run_steps(adapter, case)
+                elapsed = time.perf_counter() - started
+                line = protocol.dumps({"type": "result", "seq": message["seq"], "steps": to_wire(observations),
+                                       "elapsed_s": elapsed})
+            except Exception as exc:  # noqa: BLE001 - e.g. a target returning a generator: its fault, one case
+                traceback.print_exc()
+                send({"type": "result", "seq": message["seq"],
+                      "error": f"{type(exc).__name__}: {exc} (while encoding its results)"})
+                continue
+            channel.write(line)
+            channel.flush()
         elif kind == "stop":
             return 0
         else:

@@ -11,6 +11,13 @@ Names:
   tf_keras                   the Keras 2 API (profile keras2)
   torch, flax, onnx          torch.nn.RNN, Flax nnx.RNN(SimpleCell), the ONNX RNN operator (onnxruntime)
   tfjs                       TensorFlow.js tf.layers.simpleRNN (node harnesses/tfjs/harness.js)
+  keras:openvino             Keras 3 on its OpenVINO backend (inference only)
+  keras:BACKEND:predict      the layer inside a keras.Model run by predict() with Keras's defaults
+  keras:BACKEND:jit          the same after compile(jit_compile=True): XLA, jax.jit, torch.compile
+  export:FORMAT              the layer exported by Keras (onnx, litert, openvino, saved_model) or converted
+                             by tf2onnx (tf2onnx), run in that format's runtime
+  onnx-reference             the ONNX RNN graph of `onnx`, run by onnx.reference.ReferenceEvaluator
+  mlx                        mlx.nn.RNN (Apple's MLX, CPU build)
   package.module:factory     any object with the Keras layer surface
   path/to/file.py:factory    the same, from a file
   exec:COMMAND               an external program speaking the worker protocol
@@ -22,7 +29,16 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conformance.catalog.paths import IMPORT_ROOT, TFJS_HARNESS  # the harness travels with the package
+
 KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy")
+# Keras 3 backends beside those, and the execution modes of the Keras targets (keras_predict.py).
+KERAS_MORE_BACKENDS = ("openvino",)
+KERAS_MODES = ("predict", "jit")  # jit: predict after compile(jit_compile=True)
+JIT_BACKENDS = ("tensorflow", "jax", "torch")
+# Exported or converted models (exported.py): the format, and the Keras backend that exports it.
+EXPORT_FORMATS = {"onnx": "tensorflow", "litert": "tensorflow", "openvino": "openvino",
+                  "saved_model": "tensorflow", "tf2onnx": "tensorflow"}
 QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore", "PYTHONUNBUFFERED": "1"}
 
 
@@ -46,12 +62,28 @@ class TargetSpec:
 # Third-party implementations (conformance/targets/*.py, harnesses/tfjs; docs/targets.md).
 THIRD_PARTY = {"torch": "conformance.targets.torch_rnn:make_adapter",
                "flax": "conformance.targets.flax_nnx:make_adapter",
-               "onnx": "conformance.targets.onnx_rnn:make_adapter"}
-TFJS_HARNESS = Path(__file__).resolve().parents[2] / "harnesses" / "tfjs" / "harness.js"
+               "onnx": "conformance.targets.onnx_rnn:make_adapter",
+               "onnx-reference": "conformance.targets.onnx_reference:make_adapter",
+               "mlx": "conformance.targets.mlx_rnn:make_adapter"}
 
 
 def builtin_names():
-    return ["reference", *(f"keras:{b}" for b in KERAS_BACKENDS), "tf_keras", *THIRD_PARTY, "tfjs"]
+    backends = (*KERAS_BACKENDS, *KERAS_MORE_BACKENDS)
+    return ["reference", *(f"keras:{b}" for b in backends), "tf_keras", *THIRD_PARTY, "tfjs",
+            *(f"keras:{b}:predict" for b in backends), *(f"keras:{b}:jit" for b in JIT_BACKENDS),
+            *(f"export:{f}" for f in EXPORT_FORMATS)]
+
+
+# What to install for a target (`pip install -e ".[EXTRA]"`); None: no extra (in the default install,
+# or not from PyPI: tfjs needs `npm ci` in harnesses/tfjs).
+EXTRAS = {"reference": None, "keras:numpy": None, "keras:jax": None, "keras:tensorflow": "tensorflow",
+          "keras:torch": "torch", "keras:openvino": "openvino", "tf_keras": "tf-keras", "torch": "torch",
+          "flax": "flax", "onnx": "onnx", "onnx-reference": "onnx", "mlx": "mlx", "tfjs": None,
+          **{f"keras:{b}:predict": e for b, e in (("numpy", None), ("jax", None), ("tensorflow", "tensorflow"),
+                                                   ("torch", "torch"), ("openvino", "openvino"))},
+          "keras:tensorflow:jit": "tensorflow", "keras:jax:jit": None, "keras:torch:jit": "torch",
+          "export:onnx": "export-onnx", "export:tf2onnx": "export-onnx", "export:litert": "export-litert",
+          "export:openvino": "export-openvino", "export:saved_model": "tensorflow"}
 
 
 def resolve(name, profile=None):
@@ -59,11 +91,25 @@ def resolve(name, profile=None):
     if name == "reference":
         return TargetSpec(name, "conformance.targets.reference:make_adapter", profile=profile or "keras3")
     if name.startswith("keras:"):
-        backend = name.split(":", 1)[1]
-        if backend not in KERAS_BACKENDS:
-            raise UnknownTarget(f"unknown Keras backend {backend!r}; choose one of {', '.join(KERAS_BACKENDS)}")
+        backend, _, mode = name[6:].partition(":")
+        backends = (*KERAS_BACKENDS, *KERAS_MORE_BACKENDS)
+        if backend not in backends:
+            raise UnknownTarget(f"unknown Keras backend {backend!r}; choose one of {', '.join(backends)}")
+        if mode and mode not in KERAS_MODES:
+            raise UnknownTarget(f"unknown Keras mode {mode!r}; choose one of {', '.join(KERAS_MODES)}")
+        if mode == "jit" and backend not in JIT_BACKENDS:
+            raise UnknownTarget(f"Keras's {backend} backend has no jit_compile; use keras:{backend}:predict")
+        if mode:
+            return TargetSpec(name, "conformance.targets.keras_predict:make_adapter", f"{backend}:{mode}", "keras3",
+                              env={**QUIET_ENV, "KERAS_BACKEND": backend})
         return TargetSpec(name, "conformance.targets.keras3:make_adapter", backend, "keras3",
                           env={**QUIET_ENV, "KERAS_BACKEND": backend})
+    if name.startswith("export:"):
+        fmt = name[7:]
+        if fmt not in EXPORT_FORMATS:
+            raise UnknownTarget(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        return TargetSpec(name, "conformance.targets.exported:make_adapter", fmt, "keras3",
+                          env={**QUIET_ENV, "KERAS_BACKEND": EXPORT_FORMATS[fmt]})
     if name == "tf_keras":
         return TargetSpec(name, "conformance.targets.tf_keras:make_adapter", None, "keras2", env=dict(QUIET_ENV))
     if name in THIRD_PARTY:
@@ -71,10 +117,11 @@ def resolve(name, profile=None):
     if name == "tfjs":
         return TargetSpec(name, profile="keras3", env=dict(QUIET_ENV), command=["node", str(TFJS_HARNESS)])
     if name.startswith("mutant:"):  # the reference with one planted bug (conformance/mutants.py)
-        from conformance.targets.mutants import MUTANTS
-        if name[7:] not in MUTANTS:
+        from conformance.targets.mutants import ADAPTER_MUTANTS, MUTANTS
+        if name[7:] not in MUTANTS and name[7:] not in ADAPTER_MUTANTS:
             raise UnknownTarget(f"unknown mutant {name[7:]!r}; `conformance mutants --list` names them")
-        return TargetSpec(name, "conformance.targets.mutants:make_adapter", name[7:], "keras3")
+        return TargetSpec(name, "conformance.targets.mutants:make_adapter", name[7:], "keras3",
+                          env=dict(QUIET_ENV) if name[7:] in ADAPTER_MUTANTS else {})
     if name.startswith("exec:"):
         command = shlex.split(name[5:])
         if not command:
@@ -110,6 +157,6 @@ def load_adapter(message):
 def worker_env(spec):
     env = dict(os.environ)
     env.update(spec.env)
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(IMPORT_ROOT)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env

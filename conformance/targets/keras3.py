@@ -26,7 +26,7 @@ class Keras3Adapter(KerasSurfaceAdapter):
     def versions(self):
         import importlib.metadata as md
 
-        packages = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
+        packages = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy", "openvino": "openvino"}
         found = {"keras": self.keras.__version__, "numpy": np.__version__}
         try:
             found[packages[self.backend]] = md.version(packages[self.backend])

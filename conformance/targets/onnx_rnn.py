@@ -29,7 +29,6 @@ with onnxruntime on the CPU. How ONNX expresses Keras (docs/targets.md):
 import numpy as np
 
 from conformance.targets.base import Unsupported
-from conformance.arrays import Observed
 from conformance.targets.torch_rnn import SequenceRNNAdapter, common_unsupported
 
 OPSET = 14  # any opset >= 7 has RNN; 14 is what the graph declares

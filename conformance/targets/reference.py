@@ -12,6 +12,9 @@ from conformance.arrays import Observed
 class ReferenceAdapter(KerasSurfaceAdapter):
     """The reference computes in float64 and reports the dtype its policy declares."""
 
+    # The backward pass (reference_impl.gradients); a gradient mutant puts a patched copy here.
+    backprop = staticmethod(gradients)
+
     def __init__(self, layer_class=SimpleRNN, name="reference"):
         super().__init__(layer_class, name=name, profile="keras3")
 
@@ -30,7 +33,7 @@ class ReferenceAdapter(KerasSurfaceAdapter):
 
     def gradients(self, inputs, mask=None, initial_state=None):
         shapes = output_shapes(self.layer.compute_output_shape(inputs.shape))
-        result = gradients(self.layer, inputs, [loss_weights(s) for s in shapes], mask, initial_state)
+        result = self.backprop(self.layer, inputs, [loss_weights(s) for s in shapes], mask, initial_state)
         return {name: Observed(g, self.layer.compute_dtype) for name, g in result.items()}
 
     def save_and_load(self, input_shape):

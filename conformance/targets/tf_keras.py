@@ -1,4 +1,8 @@
-"""tf_keras: the Keras 2 API of the TensorFlow r1.11 page (profile keras2)."""
+"""tf_keras: the Keras 2 API of the TensorFlow r1.11 page (profile keras2).
+
+With the argument "keras" it runs the Keras 2 package itself (keras 2.x, the
+`tf.keras` of TensorFlow up to 2.15), for `conformance history --target keras2`.
+"""
 
 import numpy as np
 
@@ -7,16 +11,21 @@ from conformance.arrays import Observed
 
 
 class TfKerasAdapter(KerasSurfaceAdapter):
-    def __init__(self):
-        import tensorflow as tf
-        import tf_keras
+    def __init__(self, module="tf_keras"):
+        import importlib
 
+        import tensorflow as tf
+
+        tf_keras = importlib.import_module(module)
+        if not tf_keras.__version__.startswith("2."):
+            raise RuntimeError(f"{module} {tf_keras.__version__} is not a Keras 2 release")
         self.tf = tf
         self.tf_keras = self.keras_module = tf_keras
-        super().__init__(tf_keras.layers.SimpleRNN, name="tf_keras", profile="keras2")
+        self.module = module
+        super().__init__(tf_keras.layers.SimpleRNN, name=module, profile="keras2")
 
     def versions(self):
-        return {"tf_keras": self.tf_keras.__version__, "tensorflow": self.tf.__version__, "numpy": np.__version__}
+        return {self.module: self.tf_keras.__version__, "tensorflow": self.tf.__version__, "numpy": np.__version__}
 
     def tensor(self, array):
         # tf_keras refuses a raw NumPy initial_state ("Expected a symbolic tensor instance").
@@ -67,4 +76,4 @@ class TfKerasAdapter(KerasSurfaceAdapter):
 
 
 def make_adapter(argument=None):
-    return TfKerasAdapter()
+    return TfKerasAdapter(argument or "tf_keras")

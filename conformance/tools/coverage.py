@@ -13,8 +13,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-# The suite's own copy of the two pages comes first; a checkout beside a shared/ folder also works.
-SPEC_DIR_CANDIDATES = ("spec", "../shared/spec", "shared/spec")
+from conformance.catalog.paths import SPEC_DIR
+
 PAGES = {"keras3": "keras3-SimpleRNN.md", "keras2": "tf-keras-r1.11-SimpleRNN.md"}
 
 
@@ -23,11 +23,10 @@ class SpecNotFound(FileNotFoundError):
 
 
 def find_spec_dir(explicit=None):
-    roots = [Path(explicit)] if explicit else [Path.cwd() / c for c in SPEC_DIR_CANDIDATES] + [
-        Path(__file__).resolve().parents[2] / c for c in SPEC_DIR_CANDIDATES]
-    for root in roots:
-        if all((root / page).is_file() for page in PAGES.values()):
-            return root
+    """The folder of the two pages: `explicit`, else the suite's own copy (spec/, carried by the package)."""
+    root = Path(explicit) if explicit else SPEC_DIR
+    if all((root / page).is_file() for page in PAGES.values()):
+        return root
     raise SpecNotFound("the spec pages were not found; pass --spec DIR (the folder holding "
                        + " and ".join(PAGES.values()) + ")")
 
@@ -109,11 +108,29 @@ def spec_items(spec_dir):
             + parse_keras2((spec_dir / PAGES["keras2"]).read_text(encoding="utf-8")))
 
 
-def coverage(cases, spec_dir):
-    """The coverage report as a dict (see module docstring)."""
+def _mutants_breaking(kill_matrix):
+    """{(page, item): [(normalized sentence or None, mutant name, its killers)]} of the mutant catalog."""
+    from conformance.targets.mutants import CATALOG
+
+    breaking = defaultdict(list)
+    for mutant in CATALOG:
+        ref = mutant.breaks or {}
+        if ref:
+            sentence = _normalize(ref["sentence"]) if ref.get("sentence") else None
+            breaking[(ref["page"], ref["item"])].append((sentence, mutant.name, set(kill_matrix.get(mutant.name, ()))))
+    return breaking
+
+
+def coverage(cases, spec_dir, kill_matrix=None):
+    """The coverage report as a dict (see module docstring).
+
+    With a kill matrix ({mutant: ids of the cases that kill it}, conformance/tools/killmatrix.py),
+    each sentence also says which mutants break it (their `breaks` quotes it) and whether it is
+    *checked*: some mutant breaking it is killed by a case citing that sentence.
+    """
     items = spec_items(spec_dir)
+    breaking = _mutants_breaking(kill_matrix) if kill_matrix is not None else {}
     by_item = defaultdict(set)
-    by_sentence = defaultdict(set)
     quotes = defaultdict(list)
     for case in cases:
         for ref in case.spec:
@@ -122,7 +139,7 @@ def coverage(cases, spec_dir):
                 quotes[(ref["page"], ref["item"])].append((_normalize(ref["sentence"]), case.id))
     values = _values_exercised(cases)
     report_items, missing_items, missing_sentences = [], [], []
-    sentence_total = sentence_covered = 0
+    sentence_total = sentence_covered = sentences_broken = sentences_checked = 0
     for item in items:
         key = (item["page"], item["name"])
         cited = sorted(by_item.get(key, ()))
@@ -130,7 +147,15 @@ def coverage(cases, spec_dir):
         for sentence in item["sentences"]:
             covering = sorted({cid for quote, cid in quotes[key]
                                if quote and (quote in sentence or sentence in quote)})
-            sentences.append({"sentence": sentence, "cases": covering})
+            entry = {"sentence": sentence, "cases": covering}
+            if kill_matrix is not None:
+                broken_by = [(name, killers) for quote, name, killers in breaking.get(key, ())
+                             if quote and (quote in sentence or sentence in quote)]
+                entry["mutants"] = sorted(name for name, _ in broken_by)
+                entry["checked"] = any(killers & set(covering) for _, killers in broken_by)
+                sentences_broken += bool(broken_by)
+                sentences_checked += entry["checked"]
+            sentences.append(entry)
             sentence_total += 1
             if covering:
                 sentence_covered += 1
@@ -158,6 +183,8 @@ def coverage(cases, spec_dir):
             "sentences": sentence_total, "sentences_covered": sentence_covered,
             "item_percent": round(100.0 * (len(items) - len(missing_items)) / max(1, len(items)), 2),
             "sentence_percent": round(100.0 * sentence_covered / max(1, sentence_total), 2),
+            **({"sentences_broken_by_a_mutant": sentences_broken, "sentences_checked": sentences_checked}
+               if kill_matrix is not None else {}),
         },
         "missing_items": missing_items,
         "missing_sentences": missing_sentences,
@@ -190,9 +217,17 @@ def render_markdown(report):
              f"Items covered: {s['items_covered']} of {s['items']} ({s['item_percent']}%). "
              f"Sentences covered: {s['sentences_covered']} of {s['sentences']} ({s['sentence_percent']}%).", "",
              "| page | kind | item | cases | values exercised |", "|---|---|---|---:|---|"]
+    if "sentences_checked" in s:
+        lines[3:3] = [f"Sentences checked (some mutant breaking the sentence is killed by a case citing it): "
+                      f"{s['sentences_checked']} of the {s['sentences_broken_by_a_mutant']} that a mutant breaks.", ""]
     for item in report["items"]:
         values = ", ".join(item["values"][:8]) + (" ..." if len(item["values"]) > 8 else "")
         lines.append(f"| {item['page']} | {item['kind']} | `{item['name']}` | {item['case_count']} | {values} |")
+    unchecked = [f"{i['page']} {i['name']}: {x['sentence']} (mutants: {', '.join(x['mutants'])})"
+                 for i in report["items"] for x in i["sentences"] if x.get("mutants") and not x.get("checked")]
+    if unchecked:
+        lines += ["", "## Sentences a mutant breaks but no case citing them kills it", ""]
+        lines += [f"- {u}" for u in unchecked]
     if report["unmatched_quotes"]:
         lines += ["", "## Quotes found on no sentence of their item", ""]
         lines += [f"- {q}" for q in report["unmatched_quotes"]]

@@ -55,13 +55,87 @@ COMPARISON = {
     "numbers": "integers exactly; floats as arrays",
     "get_config": "only these keys are compared (after normalizing serialized objects to "
                   "{class_name, config} without null entries): " + ", ".join(CONFIG_KEYS),
+    "get_config_keys": list(CONFIG_KEYS),
     "losses": "compared in sorted order",
     "raises": "the implementation raises an exception whose type, or one of its base types, has "
-              "the name `type` (expect.raises.match, when present, is a regular expression the "
-              "message must match)",
+              "one of the accepted names: expect.raises.type (a name or a list of names) when the step "
+              "has one, else expected.type, the reference's own class; expected.types (its bases) is "
+              "informative; expect.raises.match, when present, is a regular expression the message "
+              "must match",
+    "checks": "each of expect.checks (with every parameter written out) holds on the returned "
+              "value; `checks` at the top of the manifest gives each one's formula",
     "any_of": "the step conforms when one of the variants does: its `expect` checks hold and the "
               "values match its `expected`",
 }
+
+
+# The property checks of judge/checks.py, stated so that a reader in any language can evaluate
+# them (docs/fixtures.md). A is the checked array: the value's `output`-th element when the value
+# is a list, else the value itself, in float64; a value that is no array makes the step an error.
+# zero(x) is abs(x) <= 1e-8. Statistics are over all elements; std is the population standard
+# deviation (divided by N). A check passes when every condition holds.
+CHECK_FORMULAS = {
+    "finite": "every element of A is finite",
+    "values_in": "every element a of A has some v in `values` with abs(a - v) <= atol * max(1, abs(v))",
+    "zero_pattern_constant_over_time": "zero(A[b, t, u]) == zero(A[b, 0, u]) for every b, t, u "
+                                       "(A is (batch, timesteps, units))",
+    "fraction_zero_between": "low <= (number of elements with zero(a)) / size(A) <= high",
+    "fraction_kept_between": "low <= (number of elements with not zero(a)) / size(A) <= high",
+    "recurrent_dropout_powers": "A has 3 dimensions (batch, timesteps, units); with s = 1 / (1 - rate), "
+                                "every column (b, u) is either kept: abs(A[b, t, u] - s**(t+1)) <= atol + "
+                                "atol * s**(t+1) at every t, or dropped: abs(A[b, t, u]) <= atol at every t",
+    "within_bounds": "A is empty, or min(A) >= low - atol and max(A) <= high + atol",
+    "moments": "abs(mean(A) - mean) <= mean_atol and abs(std(A) - std) <= std_rtol * std",
+    "variance_scaling": "with (fan_in, fan_out) = (shape[0], shape[1]) for a matrix, (shape[0], shape[0]) "
+                        "for a vector; n = fan_in, fan_out or (fan_in + fan_out) / 2 by `mode`; "
+                        "variance = scale / max(1, n); sd = sqrt(variance): "
+                        "abs(std(A) - sd) <= std_rtol * sd, and abs(mean(A)) <= 4 * sd / sqrt(size(A)) + 1e-12, "
+                        "and for distribution uniform max(abs(A)) <= sqrt(3 * variance) * (1 + 1e-6), for "
+                        "truncated_normal max(abs(A)) <= 2 * sd / 0.87962566103423978 * (1 + 1e-6) "
+                        "(no bound for normal)",
+    "orthogonal": "A has 2 dimensions; G = A^T A when rows >= columns, else A A^T: "
+                  "max(abs(G - gain^2 I)) <= atol * max(1, gain^2)",
+    "constant": "max(abs(A - fill)) <= atol * max(1, abs(fill)) (0 for an empty A)",
+    "not_all_equal": "size(A) < 2, or max(A) - min(A) > 0",
+}
+CHECK_TERMS = {
+    "A": "the checked array: the value's `output`-th element when the value is a list, else the value; "
+         "in float64; a value that is no array (or a list too short) makes the step an error",
+    "zero(x)": "abs(x) <= 1e-8",
+    "std": "the population standard deviation (divided by the number of elements)",
+    "NaN": "a NaN makes every comparison it enters false, and max, min, mean and std of an array "
+           "holding one NaN are NaN",
+}
+COMPARISON["check_terms"] = "; ".join(f"{term}: {meaning}" for term, meaning in CHECK_TERMS.items())
+
+
+def declared_check(spec):
+    """A check of a case with every parameter written out (the defaults of judge/checks.py filled in)."""
+    import inspect
+
+    from conformance.judge import checks
+
+    function = checks.CHECKS.get(spec.get("check"))
+    if function is None:
+        return dict(spec)
+    defaults = {name: p.default for name, p in inspect.signature(function).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, **spec}
+
+
+def _declare_checks(expect):
+    if expect.get("checks"):
+        expect["checks"] = [plain(declared_check(spec)) for spec in expect["checks"]]
+    return expect
+
+
+def _checks_used(steps):
+    names = set()
+    for step in steps:
+        for expect in [step.get("expect") or {}] + [o["expect"] for o in step.get("any_of", [])]:
+            names.update(spec.get("check") for spec in expect.get("checks", []))
+    return {name: CHECK_FORMULAS.get(name, "undefined: no formula is known for this check")
+            for name in sorted(n for n in names if n)}
 
 
 class FixtureError(Exception):
@@ -239,7 +313,7 @@ def case_manifest(case, files, folder):
         prefix = f"s{index}"
         entry = {"index": index, "op": step["op"],
                  "args": writer.tree(f"{prefix}.{step['op']}", step["args"])}
-        expect = plain(step.get("expect") or {})
+        expect = _declare_checks(plain(step.get("expect") or {}))
         options = expect.pop("any_of", None)
         if expect:
             entry["expect"] = expect
@@ -257,7 +331,8 @@ def case_manifest(case, files, folder):
                 entry["any_of"].append({
                     "variant": name, "description": option.get("description", ""),
                     "reference_choices": option.get("reference") or {},
-                    "expect": {k: v for k, v in option.items() if k not in ("variant", "description", "reference")},
+                    "expect": _declare_checks({k: v for k, v in option.items()
+                                               if k not in ("variant", "description", "reference")}),
                     "expected": outcome})
         steps.append(entry)
     return {
@@ -275,6 +350,7 @@ def case_manifest(case, files, folder):
         "config": plain(concrete["config"]),
         "tolerance": case_tolerance(case, concrete),
         "comparison": COMPARISON,
+        "checks": _checks_used(steps),
         "steps": steps,
     }
 

@@ -5,15 +5,18 @@
 A scenario is a valid layer configuration (units, activation, use_bias,
 return_sequences, return_state, go_backwards, unroll, stateful), explicit
 weights, and a sequence of one to three calls (inputs, including large values,
-masks, initial states; `reset_states` between the calls of a stateful layer),
-followed by a few observations of the layer's surface. Each scenario becomes
+masks, initial states, also to a stateful layer under keras2 with tf_keras's
+stored-state rule accepted; `reset_states` between the calls of a stateful
+layer; dropout rates, with a seed under keras3, in inference mode, where they
+must change nothing), followed by a few observations of the layer's surface. Each scenario becomes
 an ordinary `Case` and runs on the target through the worker machinery
 (`TargetSession.run_case`), so the very `judge()` of a suite run decides,
 with the reference's documented implementation-defined variants accepted
 (`any_of`, e.g. `masked_output_before_first_step`).
 
 A disagreement is shrunk by Hypothesis to a minimal scenario and written as a
-ready case file, DIR/<target>-seed<S>.yaml (default DIR cases/found/), that
+ready case file, DIR/<target>-seed<S>.yaml (default DIR: cases/found/ in a checkout
+of the suite, ./found-cases for an installed one), that
 names the target that failed and the seed that replays it. Values are drawn
 on coarse grids (multiples of 1/8 for weights, 1/4 for inputs and states), so
 a shrunk case is short to read and its first step is exact in float32.
@@ -29,9 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from conformance.catalog.cases import Case, load_cases
+from conformance.catalog.paths import FOUND_CASES_DIR
 
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "cases" / "found"
-FAILING = ("fail", "error", "crash", "timeout")
+DEFAULT_OUT = FOUND_CASES_DIR  # the checkout's cases/found, or ./found-cases for an installed suite
+from conformance.report.record import FAILING
+from conformance.run.runner import DEFAULT_TIMEOUT
+
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", None, "hard_sigmoid")
 KERAS2_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", None)  # tf_keras's hard_sigmoid is another function
 OBSERVATIONS = ("get_weights", "count_params", "compute_output_shape", "get_config")
@@ -43,6 +49,22 @@ VARIANTS = [
      "description": "masked steps before the first unmasked step emit the initial state (Keras 3 JAX and NumPy, unroll=False)",
      "reference": {"masked_output_before_first_step": "initial_state"}},
 ]
+# keras2: an explicit initial_state given to a stateful layer (the stored-state rule of tf_keras).
+STATE_VARIANTS = [
+    {"variant": "used", "description": "the given initial state is used"},
+    {"variant": "stored_state_wins", "description": "the stored, non-zero state is used and the given one ignored (tf_keras)",
+     "reference": {"stateful_initial_state": "stored_state_wins"}},
+]
+
+
+def _combined(*choices):
+    """The variants of a step where several implementation-defined choices apply: every combination."""
+    combined = [{"variant": "", "description": "", "reference": {}}]
+    for options in choices:
+        combined = [{"variant": "+".join(filter(None, (a["variant"], b["variant"]))),
+                     "description": "; ".join(filter(None, (a["description"], b["description"]))),
+                     "reference": {**a["reference"], **b.get("reference", {})}} for a in combined for b in options]
+    return [{k: v for k, v in c.items() if k != "reference" or v} for c in combined]
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -73,6 +95,11 @@ def scenarios(profile="keras3"):
             "unroll": draw(st.booleans()),
             "stateful": draw(st.booleans()),
         }
+        if draw(st.booleans()):  # dropout, inert in inference: the calls say training=False or nothing
+            layer["dropout"] = draw(st.sampled_from([0.25, 0.5, 0.9]))
+            layer["recurrent_dropout"] = draw(st.sampled_from([0.0, 0.25, 0.5]))
+            if profile == "keras3":  # `seed` is a Keras 3 argument
+                layer["seed"] = draw(st.integers(0, 2 ** 16))
         weights = {"kernel": draw(grid((features, units), 12, 0.125)),
                    "recurrent_kernel": draw(grid((units, units), 12, 0.125))}
         if layer["use_bias"]:
@@ -83,13 +110,14 @@ def scenarios(profile="keras3"):
             # Large values: inputs up to 50 (tanh and sigmoid saturate, relu and linear grow).
             magnitude = draw(st.sampled_from([4, 16, 200]))
             drawn = {"inputs": draw(grid((batch, timesteps, features), magnitude, 0.25)),
-                     "mask": None, "initial_state": None, "reset": False}
+                     "mask": None, "initial_state": None, "reset": False,
+                     "training": draw(st.sampled_from([None, False])) if "dropout" in layer else None}
             if draw(st.booleans()):
                 drawn["mask"] = np.asarray(draw(st.lists(st.booleans(), min_size=batch * timesteps,
                                                          max_size=batch * timesteps)), dtype=bool).reshape(batch, timesteps)
-            # Under keras2, a stateful layer given an initial_state is implementation-defined in a
-            # way the reference cannot compute (tf_keras keeps a non-zero stored state): not drawn.
-            if draw(st.booleans()) and not (profile == "keras2" and layer["stateful"]):
+            # Under keras2, a stateful layer given an initial_state may keep its stored state
+            # instead (tf_keras, when that is non-zero): both are accepted (STATE_VARIANTS).
+            if draw(st.booleans()):
                 drawn["initial_state"] = draw(grid((batch, units), 8, 0.25))
             if layer["stateful"]:
                 drawn["reset"] = draw(st.booleans())
@@ -137,11 +165,19 @@ def case_dict(scenario, case_id, description, profile="keras3", notes=""):
         if call["initial_state"] is not None:
             arrays[f"h{i}"] = {"value": _listed(call["initial_state"]), "shape": list(call["initial_state"].shape)}
             args["initial_state"] = [f"h{i}"]
+        if call.get("training") is not None:
+            args["training"] = call["training"]
         step = {"call": args}
+        choices = []
         carried = call["initial_state"] is not None or (scenario["layer"]["stateful"] and i > 1 and not call["reset"])
         if call["mask"] is not None and carried and not call["mask"].all():
             # What a masked step emits before the first unmasked one is implementation-defined.
-            step["expect"] = {"any_of": [dict(v) for v in VARIANTS]}
+            choices.append(VARIANTS)
+        given_before = any(c["initial_state"] is not None for c in scenario["calls"][:i])
+        if profile == "keras2" and scenario["layer"]["stateful"] and given_before:
+            choices.append(STATE_VARIANTS)  # from the first call given an initial state on
+        if choices:
+            step["expect"] = {"any_of": _combined(*choices)}
         steps.append(step)
     first_shape = list(scenario["calls"][0]["inputs"].shape)
     for op in scenario["observations"]:
@@ -204,18 +240,18 @@ class FuzzResult:
         return self.minimal is not None
 
 
-def fuzz(target, examples=100, seed=0, out=DEFAULT_OUT, timeout=60.0, write=True, max_shrinks=300, profile=None,
+def fuzz(target, examples=100, seed=0, out=DEFAULT_OUT, timeout=DEFAULT_TIMEOUT, write=True, max_shrinks=300, profile=None,
          simplify_budget=200):
     """Fuzz one target; returns a FuzzResult (and writes the case file of a disagreement)."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
 
-    from conformance.run.runner import TargetSession
+    from conformance.run.pipeline import Settings
     from conformance.targets import resolve
 
     spec = resolve(target, profile=profile)
     result = FuzzResult(target, seed, examples)
-    session = TargetSession(spec, timeout=timeout)
+    session = Settings(timeout=timeout).check().session(spec)  # the pipeline's runner, one scenario at a time
     started = time.perf_counter()
     shrinks = {"left": max_shrinks}
 
@@ -370,18 +406,16 @@ def write_case_file(result, out, profile):
 
 
 def replay(path, target):
-    """{"target": status, "reference": status} of the written case, run as any case file is."""
-    from conformance.run.runner import TargetSession
+    """{"target": status, "reference": status} of the written case, run as any case file is
+    (through the pipeline's `run_cases`)."""
+    from conformance.run.pipeline import run_cases
     from conformance.targets import resolve
 
     statuses = {}
     (case,) = load_cases([path])
     for name in (target, "reference"):
-        session = TargetSession(resolve(name))
-        try:
-            statuses[name if name == "reference" else "target"] = session.run_case(case).status
-        finally:
-            session.close()
+        records, _ = run_cases(resolve(name), [case])
+        statuses[name if name == "reference" else "target"] = records[0].status
     return statuses
 
 

@@ -10,7 +10,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from conformance.targets.mutants import CATALOG, CONTROL, KILLING_STATUSES, MUTANTS
+from conformance.run.runner import DEFAULT_TIMEOUT
+from conformance.report.record import FAILING as KILLING_STATUSES
+from conformance.targets.mutants import CATALOG, MUTANTS
 
 # --------------------------------------------------------------------------- the kill run
 
@@ -35,30 +37,24 @@ class MutantResult:
                 "broken": self.broken, "cases_run": self.cases_run, "seconds": round(self.seconds, 3)}
 
 
-def baseline(cases, jobs=2, timeout=60.0):
-    """{case id: status} of the unmutated reference, run through the same worker machinery."""
-    from conformance.run.runner import Runner
+def baseline(cases, jobs=2, timeout=DEFAULT_TIMEOUT):
+    """{case id: status} of the unmutated reference, run through the same pipeline."""
+    from conformance.run.pipeline import Settings, run_cases
     from conformance.targets import resolve
 
-    statuses, lock = {}, threading.Lock()
-
-    def record(r):
-        with lock:
-            statuses[r.id] = r.status
-
-    Runner(resolve("reference"), timeout=timeout, jobs=jobs).run(cases, record)
-    return statuses
+    records, _ = run_cases(resolve("reference"), cases, Settings(timeout=timeout, jobs=jobs))
+    return {r.id: r.status for r in records}
 
 
-def kill_run(cases, names=None, jobs=2, timeout=60.0, on_result=None):
+def kill_run(cases, names=None, jobs=2, timeout=DEFAULT_TIMEOUT, on_result=None):
     """Run `cases` against each mutant (default: the control and the whole catalog).
 
-    Returns (results, reference statuses). Each mutant runs in its own worker
-    (`mutant:NAME`, a TargetSession) and stops at the first case that kills it; cases
+    Returns (results, reference statuses). Each mutant runs through the pipeline's
+    `run_cases` (`mutant:NAME`, one worker) and stops at the first case that kills it; cases
     that killed earlier mutants are tried first, so most mutants die within a few cases.
     Only cases that pass on the reference can kill.
     """
-    from conformance.run.runner import TargetSession
+    from conformance.run.pipeline import Settings, run_cases
     from conformance.targets import resolve
 
     names = list(names or MUTANTS)
@@ -68,34 +64,28 @@ def kill_run(cases, names=None, jobs=2, timeout=60.0, on_result=None):
     killers, lock = [], threading.Lock()
     pending = list(names)
     results = {}
+    settings = Settings(timeout=timeout, jobs=1)
 
     def one(name):
         mutant = MUTANTS[name]
         started = time.perf_counter()
         result = MutantResult(name, mutant.description)
-        session = TargetSession(resolve(f"mutant:{name}"), timeout=timeout)
-        try:
-            with lock:
-                first = [by_id[i] for i in killers]
-            tried = set()
-            for case in first + candidates:
-                if case.id in tried:
-                    continue
-                tried.add(case.id)
-                record = session.run_case(case)
-                if session.start_error:  # a mutant that cannot be built kills nothing
-                    result.broken = session.start_error
-                    break
-                result.cases_run += 1
-                if record.status in KILLING_STATUSES:
-                    result.killed_by, result.status = case.id, record.status
-                    result.message = record.verdict.get("message", "")
-                    with lock:
-                        if case.id not in killers:
-                            killers.append(case.id)
-                    break
-        finally:
-            session.close()
+        with lock:
+            first = [by_id[i] for i in killers]
+        order = list({c.id: c for c in first + candidates}.values())
+        records, runner = run_cases(resolve(f"mutant:{name}"), order, settings,
+                                    until=lambda r: r.status in KILLING_STATUSES)
+        if runner.start_error:  # a mutant that cannot be built kills nothing
+            result.broken = runner.start_error
+        else:
+            result.cases_run = len(records)
+            killer = next((r for r in records if r.status in KILLING_STATUSES), None)
+            if killer is not None:
+                result.killed_by, result.status = killer.id, killer.status
+                result.message = killer.verdict.get("message", "")
+                with lock:
+                    if killer.id not in killers:
+                        killers.append(killer.id)
         result.seconds = time.perf_counter() - started
         return result
 

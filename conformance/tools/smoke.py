@@ -18,90 +18,75 @@ another language sees at once what is wrong:
                    `fatal`, not silence or a confident result (run in a fresh process)
   stop             `stop` makes the program exit, status 0, within 10 s
 
+Every message the harness sends is validated against the protocol's JSON Schemas
+(run/schemas, run/schema.py); a message that breaks its schema fails the check that
+received it, naming the first violation's field.
+
 Exit status 0 when every check passes, 1 otherwise.
 """
 
-import json
-import os
-import selectors
 import subprocess
-import sys
-import time
 
 import numpy as np
 
-from conformance.run import protocol
 from conformance.arrays import ArraySpecError, from_wire, to_wire
-from conformance.targets import resolve, worker_env
+from conformance.run import protocol
+from conformance.run.transport import Worker, WorkerFailure
+from conformance.targets import resolve
 
 OK, FAIL, WARN = "ok", "FAIL", "warn"
 
 
 class Session:
-    """One process of the target and its stdout, read a line at a time with a deadline."""
+    """One process of the target on the runner's own transport (run/transport.Worker: the
+    same keeper, bounds and messages), read a message at a time with a deadline. Each check
+    receives plain messages, so that each can be validated on its own."""
 
     def __init__(self, spec):
         self.spec = spec
-        command = spec.command or [sys.executable, "-m", "conformance.run.worker"]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env=worker_env(spec), start_new_session=True)
-        self.buffer = b""
+        self.worker = Worker(spec)
+        self.worker.launch(handshake=False)
+        self.process = self.worker.process
+        self.sent_ops = {}  # seq -> the ops of the case sent, to check each result's values
 
     def send_raw(self, text):
-        try:
-            self.process.stdin.write(text.encode("utf-8"))
-            self.process.stdin.flush()
-            return True
-        except (BrokenPipeError, OSError):
-            return False
+        return self.worker.try_send(text.encode("utf-8"))
 
     def send(self, message):
+        if message.get("type") == "run":
+            self.sent_ops[message.get("seq")] = [step.get("op") for step in message["case"]["steps"]]
         return self.send_raw(protocol.dumps(message))
 
     def receive(self, timeout):
-        """(message, problem): the next line as JSON, or why there is none."""
-        deadline = time.monotonic() + timeout
-        fd = self.process.stdout.fileno()
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self.buffer:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None, f"no answer within {timeout:g} s"
-                if not selector.select(remaining):
-                    continue
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:
-                    code = self.process.wait()
-                    return None, f"the program exited (status {code}) without answering{self._stderr_hint()}"
-                self.buffer += chunk
-        line, self.buffer = self.buffer.split(b"\n", 1)
+        """(message, problem): the next line as a JSON object, or why there is none (a message
+        that breaks its schema is a problem too)."""
         try:
-            return json.loads(line), None
-        except ValueError:
-            return None, f"the line is not JSON: {line[:100]!r}"
-
-    def _stderr_hint(self):
-        try:
-            if self.process.poll() is None:
-                return ""
-            tail = self.process.stderr.read().decode("utf-8", "replace").strip().splitlines()[-1:]
-            return f"; stderr: {tail[0][:160]}" if tail else ""
-        except (OSError, ValueError):
-            return ""
+            message = self.worker.receive(timeout)
+        except WorkerFailure as exc:
+            return None, exc.message
+        problem = schema_problem(message, self.sent_ops.get(message.get("seq")))
+        return (None, problem) if problem else (message, None)
 
     def close(self):
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, 9)
-            except (ProcessLookupError, PermissionError):
-                self.process.kill()
-            self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        self.worker.kill()
+
+
+# --------------------------------------------------------------------------- the schemas (run/schemas)
+
+SCHEMA_BROKEN = "message breaks its schema"
+
+
+def schema_problem(message, ops=None):
+    """None when a message a harness sent conforms to its schema (run/schemas: started, result,
+    fatal; a result's values checked against its case's ops), else one line naming the first
+    violation's field. Messages of other types are left to the checks."""
+    from conformance.run.schema import violation
+
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind not in ("started", "result", "fatal"):
+        return None
+    problem = violation(message, kind, ops=ops if kind == "result" else None)
+    return None if problem is None else f"the `{kind}` {SCHEMA_BROKEN} at {problem} (schema {kind}.json)"
 
 
 def trivial_case():
@@ -118,7 +103,8 @@ def _handshake(session, spec, startup_timeout, results):
         return None
     reply, problem = session.receive(startup_timeout)
     if problem:
-        results.append((FAIL, "handshake", f"no `started` answer to `start`: {problem}"))
+        results.append((FAIL, "handshake", problem if SCHEMA_BROKEN in problem
+                        else f"no `started` answer to `start`: {problem}"))
         return None
     if reply.get("type") == "fatal":
         results.append((FAIL, "handshake", f"the target refused to start: {reply.get('message')}"))
@@ -170,7 +156,7 @@ def _check_trivial(session, timeout, results):
         results.append((FAIL, "trivial case", f"expected `steps` with 2 observations (create, call), got {str(steps)[:120]}"))
         return
     for index, obs in enumerate(steps):
-        if not isinstance(obs, dict) or len(set(obs) & {"ok", "raised", "unsupported", "skipped"}) != 1:
+        if not isinstance(obs, dict) or len(set(obs) & set(protocol.OBSERVATION_KEYS)) != 1:
             results.append((FAIL, "trivial case", f"observation {index} must have exactly one of ok/raised/unsupported/skipped: {str(obs)[:120]}"))
             return
     if "ok" not in steps[1]:
@@ -217,7 +203,8 @@ def _check_unknown_op(session, timeout, results):
     case["steps"] = [case["steps"][0], {"op": "smoke_unknown_op", "args": {}}]
     reply, problem = _run_case(session, case, 2, timeout)
     if problem:
-        results.append((WARN, "unknown op", f"a step with an unknown op: {problem} "
+        results.append((FAIL, "unknown op", problem) if SCHEMA_BROKEN in problem else
+                       (WARN, "unknown op", f"a step with an unknown op: {problem} "
                                             "(answer it with {\"unsupported\": ...} instead)"))
         return False
     steps = reply.get("steps") if isinstance(reply, dict) else None

@@ -9,7 +9,7 @@
 //
 //   h_t = activation(x_t . kernel + h_{t-1} . recurrent_kernel + bias)
 //
-// with activations tanh, relu, sigmoid, linear (and null), masks (a masked step
+// with the activations of the pages (and null for linear), masks (a masked step
 // keeps the state and repeats the previous output), go_backwards,
 // return_sequences, return_state and initial_state. Cases with other steps
 // (get_config, stateful layers, dropout in training, expected exceptions, ...)
@@ -35,9 +35,29 @@ function parseJsonNumber(v) {
   return v;
 }
 
+// The nearest float16 value (ties to even): the JSON text of a float16 number is the shortest
+// that reads back to it *as a float16*, so it must be rounded, as float32 text is with fround.
+function roundHalf(x) {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const sign = x < 0 ? -1 : 1;
+  const a = Math.abs(x);
+  if (a >= 65520) return sign * Infinity;
+  let e = Math.max(-14, Math.floor(Math.log2(a)));
+  if (e > -14 && a < Math.pow(2, e)) e--;
+  if (a >= Math.pow(2, e + 1)) e++;
+  const quantum = Math.pow(2, e - 10);
+  const r = a / quantum;
+  let n = Math.floor(r);
+  if (r - n > 0.5 || (r - n === 0.5 && n % 2 === 1)) n++;
+  return sign * n * quantum;
+}
+
+const JSON_ROUNDING = { float32: Math.fround, float16: roundHalf };
+
 function readJsonArray(file) {
   const spec = JSON.parse(fs.readFileSync(file, "utf8"));
-  return { shape: spec.shape, dtype: spec.dtype, data: Float64Array.from(spec.data.map(parseJsonNumber)) };
+  const round = JSON_ROUNDING[spec.storage] || ((v) => v);
+  return { shape: spec.shape, dtype: spec.dtype, data: Float64Array.from(spec.data.map((v) => round(parseJsonNumber(v)))) };
 }
 
 function halfToFloat(bits) {
@@ -121,6 +141,11 @@ const ACTIVATIONS = {
   relu: (x) => Math.max(x, 0),
   linear: (x) => x,
   sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
+  softsign: (x) => x / (1 + Math.abs(x)),
+  elu: (x) => (x > 0 ? x : Math.expm1(x)),
+  exponential: Math.exp,
+  // Keras 3's relu6(x + 3) / 6; the Keras 2 profile's is clip(0.2 x + 0.5, 0, 1) (docs/protocol.md).
+  hard_sigmoid: (x) => Math.min(1, Math.max(0, x / 6 + 0.5)),
 };
 
 function activationOf(config) {
@@ -290,19 +315,423 @@ function unsupportedConfig(config) {
   return null;
 }
 
+// ---------------------------------------------------------------- judging observations
+//
+// `--observations FILE` judges what an implementation did instead of playing the reader's own
+// forward pass: FILE is a JSON list of {"id": case id, "label"?: text, "steps": [observation,
+// ...]}, observations in the worker protocol's form (docs/protocol.md: {"ok": value},
+// {"raised": {...}}, {"unsupported": ...}, {"skipped": ...}; arrays as {"__ndarray__": ...};
+// non-finite numbers as the strings "NaN", "Infinity", "-Infinity"). Every step of every case is
+// judged by the manifest's rules (its `comparison` and `checks`): nothing is skipped.
+
+const WIRE_READERS = {
+  bool: [1, (v, o) => v.getUint8(o)], int8: [1, (v, o) => v.getInt8(o)], uint8: [1, (v, o) => v.getUint8(o)],
+  int16: [2, (v, o) => v.getInt16(o, true)], int32: [4, (v, o) => v.getInt32(o, true)],
+  int64: [8, (v, o) => Number(v.getBigInt64(o, true))], float16: [2, (v, o) => halfToFloat(v.getUint16(o, true))],
+  float32: [4, (v, o) => v.getFloat32(o, true)], float64: [8, (v, o) => v.getFloat64(o, true)],
+};
+
+function decodeWire(spec) {
+  const wire = spec.wire_dtype || spec.dtype;
+  if (!(wire in WIRE_READERS)) throw new Error(`array travels with unsupported dtype ${wire}`);
+  const bytes = Buffer.from(spec.data, "base64");
+  const [size, read] = WIRE_READERS[wire];
+  const count = spec.shape.reduce((a, b) => a * b, 1);
+  if (bytes.length !== count * size) throw new Error(`array of shape [${spec.shape}] needs ${count * size} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const data = new Float64Array(count);
+  for (let i = 0; i < count; i++) data[i] = read(view, i * size);
+  return { __array: true, shape: spec.shape, dtype: spec.dtype, data };
+}
+
+// Numbers written as strings in JSON ("NaN", ...) back to numbers.
+function numberFromText(v) {
+  if (v === "NaN") return NaN;
+  if (v === "Infinity") return Infinity;
+  if (v === "-Infinity") return -Infinity;
+  return v;
+}
+
+// An observation's value: arrays decoded, non-finite numbers restored.
+function actualValue(value) {
+  if (Array.isArray(value)) return value.map(actualValue);
+  if (value && typeof value === "object") {
+    if (value.__ndarray__) return decodeWire(value.__ndarray__);
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[k] = actualValue(v);
+    return out;
+  }
+  return numberFromText(value);
+}
+
+// An expected value of a manifest: arrays read from their files, non-finite numbers restored.
+function expectedValue(value, caseDir, format) {
+  if (Array.isArray(value)) return value.map((v) => expectedValue(v, caseDir, format));
+  if (value && typeof value === "object") {
+    if (value.__array__) return resolveArrays(value, caseDir, format);
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[k] = expectedValue(v, caseDir, format);
+    return out;
+  }
+  return numberFromText(value);
+}
+
+const isArray = (v) => Boolean(v && typeof v === "object" && v.__array === true);
+const isNumber = (v) => typeof v === "number";
+const typeName = (v) => (v === null ? "None" : isArray(v) ? "an array" : Array.isArray(v) ? "a list" : typeof v);
+
+
+function normalizeConfig(value) {
+  if (Array.isArray(value)) return value.map(normalizeConfig);
+  if (value && typeof value === "object" && !isArray(value)) {
+    if ("class_name" in value) {
+      if (["DTypePolicy", "Policy", "FloatDTypePolicy"].includes(value.class_name)) {
+        return value.config && "name" in value.config ? value.config.name : null;
+      }
+      const config = {};
+      for (const [k, v] of Object.entries(value.config || {})) if (v !== null) config[k] = normalizeConfig(v);
+      return { class_name: value.class_name, config };
+    }
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === "callable") return value.callable;
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[k] = normalizeConfig(v);
+    return out;
+  }
+  return value;
+}
+
+function isNumericNest(v) {
+  if (Array.isArray(v)) return v.every(isNumericNest);
+  return isNumber(v);
+}
+
+function nestToArray(v) {
+  const shape = [];
+  for (let x = v; Array.isArray(x); x = x[0]) shape.push(x.length);
+  const flat = Array.isArray(v) ? v.flat(Infinity) : [v];
+  return { __array: true, shape, dtype: null, data: Float64Array.from(flat) };
+}
+
+function compareArraysStrict(expected, actual, rtol, atol, dtypes) {
+  if (!isArray(actual)) return [`expected an array, got ${typeName(actual)}`];
+  if (JSON.stringify(expected.shape) !== JSON.stringify(actual.shape)) return [`shape [${actual.shape}], expected [${expected.shape}]`];
+  const problems = [];
+  if (dtypes && expected.dtype !== null && actual.dtype !== expected.dtype) problems.push(`dtype ${actual.dtype}, expected ${expected.dtype}`);
+  let nan = false, inf = false, bad = 0;
+  for (let i = 0; i < expected.data.length; i++) {
+    const e = expected.data[i], a = actual.data[i];
+    if (Number.isNaN(e) !== Number.isNaN(a)) nan = true;
+    const ei = e === Infinity || e === -Infinity, ai = a === Infinity || a === -Infinity;
+    if (ei !== ai || (ei && Math.sign(e) !== Math.sign(a))) inf = true;
+    if (Number.isFinite(e) && Number.isFinite(a) && Math.abs(a - e) > atol + rtol * Math.abs(e)) bad++;
+  }
+  if (nan) problems.push("NaN differs from the reference");
+  if (inf) problems.push("Inf differs from the reference");
+  if (bad) problems.push(`${bad} of ${expected.data.length} values differ`);
+  return problems;
+}
+
+// compare_values of conformance/judge/compare.py: a list of differences.
+function compareValues(expected, actual, rtol, atol, ctx, op, literal, dtypes) {
+  if (op === "get_config") {
+    if (!actual || typeof actual !== "object" || Array.isArray(actual) || isArray(actual)) return ["get_config returned no mapping"];
+    const problems = [];
+    for (const key of ctx.configKeys) {
+      if (!(key in actual)) { problems.push(`get_config lacks ${key}`); continue; }
+      const e = key in expected ? expected[key] : null;
+      problems.push(...compareValues(normalizeConfig(e), normalizeConfig(actual[key]), rtol, atol, ctx, null, false, true));
+    }
+    return problems;
+  }
+  if (op === "losses" && Array.isArray(expected) && Array.isArray(actual)) {
+    const sortNumbers = (xs) => [...xs].sort((a, b) => (isNumber(a) && isNumber(b) ? a - b : 0));
+    expected = sortNumbers(expected);
+    actual = sortNumbers(actual);
+  }
+  if (isArray(expected)) return compareArraysStrict(expected, actual, rtol, atol, dtypes);
+  if (literal && Array.isArray(expected) && isNumericNest(expected) && isArray(actual)) {
+    return compareArraysStrict(nestToArray(expected), actual, rtol, atol, dtypes);
+  }
+  if (expected && typeof expected === "object" && !Array.isArray(expected)) {
+    if (!actual || typeof actual !== "object" || Array.isArray(actual) || isArray(actual)) return [`expected a mapping, got ${typeName(actual)}`];
+    const problems = [];
+    for (const key of Object.keys(expected)) {
+      if (!(key in actual)) problems.push(`missing key ${key}`);
+      else problems.push(...compareValues(expected[key], actual[key], rtol, atol, ctx, null, false, dtypes));
+    }
+    return problems;
+  }
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual)) return [`expected a list of ${expected.length}, got ${typeName(actual)}`];
+    if (expected.length !== actual.length) return [`expected ${expected.length} items, got ${actual.length}`];
+    const problems = [];
+    for (let i = 0; i < expected.length; i++) problems.push(...compareValues(expected[i], actual[i], rtol, atol, ctx, null, literal, dtypes));
+    return problems;
+  }
+  if (typeof expected === "boolean" || expected === null || typeof expected === "string") {
+    return actual === expected ? [] : [`expected ${JSON.stringify(expected)}, got ${typeName(actual)}`];
+  }
+  if (isNumber(expected)) {
+    if (!isNumber(actual)) return [`expected ${expected}, got ${typeName(actual)}`];
+    if (Number.isInteger(expected) && Number.isInteger(actual)) return expected === actual ? [] : [`expected ${expected}, got ${actual}`];
+    if (Number.isNaN(expected) && Number.isNaN(actual)) return [];
+    const err = Math.abs(actual - expected);
+    return err <= atol + rtol * Math.abs(expected) ? [] : [`expected ${expected}, got ${actual}`];
+  }
+  return JSON.stringify(expected) === JSON.stringify(actual) ? [] : ["values differ"];
+}
+
+// ------------------------------------------------ property checks (the manifest's `checks`)
+
+class JudgeError extends Error {}
+
+function checkedArray(value, output) {
+  if (Array.isArray(value)) {
+    if (output >= value.length) throw new JudgeError(`no output ${output}`);
+    value = value[output];
+  }
+  if (!isArray(value)) throw new JudgeError(`expected an array, got ${typeName(value)}`);
+  return value;
+}
+
+const isZero = (x) => Math.abs(x) <= 1e-8;
+// NumPy's reductions: a NaN anywhere makes the result NaN.
+function reduceMax(d) { let m = -Infinity; for (const x of d) { if (Number.isNaN(x)) return NaN; if (x > m) m = x; } return m; }
+function reduceMin(d) { let m = Infinity; for (const x of d) { if (Number.isNaN(x)) return NaN; if (x < m) m = x; } return m; }
+function mean(d) { let s = 0; for (const x of d) s += x; return s / d.length; }
+function std(d) { const m = mean(d); let s = 0; for (const x of d) s += (x - m) * (x - m); return Math.sqrt(s / d.length); }
+const absArray = (d) => d.map(Math.abs);
+
+const CHECKS = {
+  finite(A) { return A.data.every(Number.isFinite); },
+  values_in(A, p) {
+    return A.data.every((a) => p.values.some((v) => Math.abs(a - v) <= p.atol * Math.max(1, Math.abs(v))));
+  },
+  zero_pattern_constant_over_time(A) {
+    if (A.shape.length !== 3) throw new JudgeError("zero_pattern_constant_over_time needs (batch, timesteps, units)");
+    const [B, T, U] = A.shape;
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let u = 0; u < U; u++) {
+      if (isZero(A.data[(b * T + t) * U + u]) !== isZero(A.data[b * T * U + u])) return false;
+    }
+    return true;
+  },
+  fraction_zero_between(A, p) {
+    const share = A.data.filter(isZero).length / A.data.length;
+    return p.low <= share && share <= p.high;
+  },
+  fraction_kept_between(A, p) {
+    const share = A.data.filter((x) => !isZero(x)).length / A.data.length;
+    return p.low <= share && share <= p.high;
+  },
+  recurrent_dropout_powers(A, p) {
+    if (A.shape.length !== 3) return false;
+    const [B, T, U] = A.shape;
+    const s = 1 / (1 - p.rate);
+    for (let b = 0; b < B; b++) for (let u = 0; u < U; u++) {
+      let kept = true, dropped = true;
+      for (let t = 0; t < T; t++) {
+        const a = A.data[(b * T + t) * U + u];
+        const power = Math.pow(s, t + 1);
+        if (!(Math.abs(a - power) <= p.atol + p.atol * Math.abs(power))) kept = false;
+        if (!(Math.abs(a) <= p.atol)) dropped = false;
+      }
+      if (!kept && !dropped) return false;
+    }
+    return true;
+  },
+  within_bounds(A, p) {
+    if (!A.data.length) return true;
+    return !(reduceMin(A.data) < p.low - p.atol || reduceMax(A.data) > p.high + p.atol);
+  },
+  moments(A, p) {
+    const m = mean(A.data), s = std(A.data);
+    return !(Math.abs(m - p.mean) > p.mean_atol) && !(Math.abs(s - p.std) > p.std_rtol * p.std);
+  },
+  variance_scaling(A, p) {
+    const fanIn = A.shape[0];
+    const fanOut = A.shape.length === 1 ? A.shape[0] : A.shape[1];
+    if (fanIn === undefined) throw new JudgeError("variance_scaling of a scalar");
+    const n = { fan_in: fanIn, fan_out: fanOut, fan_avg: (fanIn + fanOut) / 2 }[p.mode];
+    if (n === undefined) throw new JudgeError(`variance_scaling: unknown mode ${p.mode}`);
+    if (!A.data.length && p.distribution !== "normal") throw new JudgeError("variance_scaling of an empty array");
+    const variance = p.scale / Math.max(1, n);
+    const sd = Math.sqrt(variance);
+    let ok = true;
+    if (p.distribution === "uniform" && reduceMax(absArray(A.data)) > Math.sqrt(3 * variance) * (1 + 1e-6)) ok = false;
+    if (p.distribution === "truncated_normal" && reduceMax(absArray(A.data)) > (2 * sd / 0.87962566103423978) * (1 + 1e-6)) ok = false;
+    if (Math.abs(std(A.data) - sd) > p.std_rtol * sd) ok = false;
+    if (Math.abs(mean(A.data)) > 4 * sd / Math.sqrt(A.data.length) + 1e-12) ok = false;
+    return ok;
+  },
+  orthogonal(A, p) {
+    if (A.shape.length !== 2) return false;
+    const [R, C] = A.shape;
+    const tall = R >= C;
+    const k = tall ? C : R;
+    let err = 0;
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
+      let g = 0;
+      if (tall) for (let r = 0; r < R; r++) g += A.data[r * C + i] * A.data[r * C + j];
+      else for (let c = 0; c < C; c++) g += A.data[i * C + c] * A.data[j * C + c];
+      const d = Math.abs(g - p.gain * p.gain * (i === j ? 1 : 0));
+      if (Number.isNaN(d)) err = NaN;
+      else if (d > err) err = d;
+    }
+    return err <= p.atol * Math.max(1, p.gain * p.gain);
+  },
+  constant(A, p) {
+    const err = A.data.length ? reduceMax(A.data.map((x) => Math.abs(x - p.fill))) : 0;
+    return err <= p.atol * Math.max(1, Math.abs(p.fill));
+  },
+  not_all_equal(A) {
+    return A.data.length < 2 || reduceMax(A.data) - reduceMin(A.data) > 0;
+  },
+};
+
+function runCheck(spec, value) {
+  if (!(spec.check in CHECKS)) return `unknown check ${spec.check}`;
+  const A = checkedArray(value, spec.output || 0);
+  return CHECKS[spec.check](A, spec) ? null : `check ${spec.check} does not hold`;
+}
+
+// ------------------------------------------------ one step, one case
+
+function shapesOf(v) {
+  if (isArray(v)) return v.shape;
+  if (Array.isArray(v)) return v.map(shapesOf);
+  return v;
+}
+
+function dtypesOf(v) {
+  if (isArray(v)) return [v.dtype];
+  if (Array.isArray(v)) return v.flatMap(dtypesOf);
+  return [];
+}
+
+function layerDtype(v) {
+  if (isArray(v)) return v.dtype;
+  if (Array.isArray(v)) for (const x of v) { const d = layerDtype(x); if (d) return d; }
+  return "float32";
+}
+
+// null when the step conforms, else [kind, message] with kind "fail" or "error".
+function checkStep(step, expect, outcome, act, ctx) {
+  const expectedSkip = outcome.outcome === "skipped";
+  if ("skipped" in act || expectedSkip) return ("skipped" in act && expectedSkip) ? null : ["fail", "skipped differs"];
+  let wanted = expect.raises || null;
+  if (wanted === null && outcome.outcome === "raises") wanted = { type: outcome.type };
+  if (wanted !== null) {
+    if (!("raised" in act)) return ["fail", `expected ${wanted.type} to be raised, but ${step.op} returned`];
+    const names = Array.isArray(wanted.type) ? wanted.type : [wanted.type];
+    const raised = act.raised;
+    const types = raised.types || [raised.type];
+    if (!names.some((n) => types.includes(n))) return ["fail", `expected ${names.join(" or ")}, got ${raised.type}`];
+    if (wanted.match && !new RegExp(wanted.match).test(raised.message)) return ["fail", `message does not match ${wanted.match}`];
+    return null;
+  }
+  if ("raised" in act) return ["error", `${step.op} raised ${act.raised.type}: ${act.raised.message}`];
+  if (!("ok" in act)) throw new JudgeError("an observation without ok, raised, unsupported or skipped");
+  const value = actualValue(act.ok);
+  const expectedOk = expectedValue(outcome.value, ctx.caseDir, ctx.format);
+  const dtype = layerDtype(expectedOk);
+  let tol = ctx.tolerance.by_dtype[dtype] || ctx.tolerance.by_dtype.float32;
+  if (expect.tolerance) tol = expect.tolerance;
+  const problems = [];
+  if (expect.compare !== false) {
+    problems.push(...compareValues(expectedOk, value, tol.rtol, tol.atol, ctx, step.op, false, !("dtype" in expect)));
+  }
+  if ("shape" in expect && JSON.stringify(shapesOf(value)) !== JSON.stringify(expect.shape)) problems.push("shape differs");
+  if ("dtype" in expect) {
+    const allowed = Array.isArray(expect.dtype) ? expect.dtype : [expect.dtype];
+    if (dtypesOf(value).some((d) => !allowed.includes(d))) problems.push("dtype not allowed");
+  }
+  if ("equals" in expect) {
+    problems.push(...compareValues(expectedValue(expect.equals, ctx.caseDir, ctx.format), value, tol.rtol, tol.atol, ctx, step.op, true, true));
+  }
+  for (const spec of expect.checks || []) {
+    const problem = runCheck(spec, value);
+    if (problem) problems.push(problem);
+  }
+  return problems.length ? ["fail", problems.slice(0, 5).join("; ")] : null;
+}
+
+// The verdict of a case for the observations of one implementation: {status, step, message}.
+function judgeCase(manifest, caseDir, format, observations) {
+  const ctx = { caseDir, format, tolerance: manifest.tolerance, configKeys: manifest.comparison.get_config_keys };
+  try {
+    for (const step of manifest.steps) {
+      if (step.index >= observations.length) return { status: "error", step: step.index, message: "fewer observations than steps" };
+      const act = observations[step.index];
+      if (act && typeof act === "object" && "unsupported" in act) return { status: "unsupported", step: step.index, message: act.unsupported };
+      const base = step.expect || {};
+      const options = step.any_of
+        ? step.any_of.map((o) => ({ name: o.variant, expect: { ...base, ...o.expect }, outcome: o.expected }))
+        : [{ name: null, expect: base, outcome: step.expected }];
+      const failures = [];
+      for (const option of options) {
+        const problem = checkStep(step, option.expect, option.outcome, act, ctx);
+        if (problem === null) { failures.length = 0; break; }
+        failures.push([option.name, problem]);
+      }
+      if (failures.length) {
+        let [kind, message] = failures[0][1];
+        if (failures.length > 1) {
+          kind = failures.every(([, p]) => p[0] === "error") ? "error" : "fail";
+          message = failures.map(([n, p]) => `[${n}] ${p[1]}`).join("; ");
+        }
+        return { status: kind, step: step.index, message };
+      }
+    }
+  } catch (err) {
+    // What the runner records when a target's answer cannot be judged at all.
+    return { status: "error", message: `cannot judge: ${err.message}` };
+  }
+  return { status: "pass" };
+}
+
+function judgeObservations(dir, index, file, options) {
+  const entries = JSON.parse(fs.readFileSync(file, "utf8"));
+  const manifests = new Map(index.cases.map((c) => [c.id, c.manifest]));
+  const counts = {};
+  let unknown = 0;
+  for (const entry of entries) {
+    if (!manifests.has(entry.id)) {
+      unknown++;
+      console.log(`UNKNOWN ${entry.id}: no such case in ${dir}`);
+      continue;
+    }
+    const manifestPath = path.join(dir, ...manifests.get(entry.id).split("/"));
+    const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8"));
+    const verdict = judgeCase(manifest, path.dirname(manifestPath), options.format, entry.steps || []);
+    counts[verdict.status] = (counts[verdict.status] || 0) + 1;
+    if (options.json) console.log(JSON.stringify({ id: entry.id, label: entry.label, ...verdict }));
+    else if (verdict.status !== "pass" || options.verbose) {
+      console.log(`${verdict.status.toUpperCase()} ${entry.id}${entry.label ? ` (${entry.label})` : ""}` +
+                  (verdict.message ? `: step ${verdict.step}: ${verdict.message}` : ""));
+    }
+  }
+  console.log(`judged ${entries.length - unknown} observations: ` +
+              Object.entries(counts).sort().map(([k, n]) => `${n} ${k}`).join(", ") + ", 0 skipped");
+  return unknown || Object.keys(counts).some((k) => k !== "pass") ? 1 : 0;
+}
+
 // ---------------------------------------------------------------- main
 
 function main(argv) {
-  const options = { format: "json", verify: true, verbose: false };
+  const options = { format: "json", verify: true, verbose: false, observations: null, json: false };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--format") options.format = argv[++i];
     else if (argv[i] === "--no-verify") options.verify = false;
     else if (argv[i] === "--verbose") options.verbose = true;
+    else if (argv[i] === "--observations") options.observations = argv[++i];
+    else if (argv[i] === "--json") options.json = true;
     else positional.push(argv[i]);
   }
-  if (positional.length !== 1 || !["json", "npy"].includes(options.format)) {
-    console.error("usage: node reader.js FIXTURE_DIR [--format json|npy] [--no-verify] [--verbose]");
+  if (positional.length !== 1 || !["json", "npy"].includes(options.format) || options.observations === undefined) {
+    console.error("usage: node reader.js FIXTURE_DIR [--format json|npy] [--no-verify] [--verbose] " +
+                  "[--observations FILE [--json]]");
     return 2;
   }
   const dir = positional[0];
@@ -313,6 +742,7 @@ function main(argv) {
     for (const p of problems) console.log(`CHECKSUM ${p}`);
     if (problems.length) failed++;
   }
+  if (options.observations) return Math.max(failed, judgeObservations(dir, index, options.observations, options));
   const counts = { checked: 0, passed: 0, failed: 0, skipped: 0 };
   const skipReasons = {};
   for (const entry of index.cases) {
@@ -348,4 +778,4 @@ function main(argv) {
 
 if (require.main === module) process.exit(main(process.argv.slice(2)));
 
-module.exports = { readNpy, readJsonArray, forward, verifyChecksums, main };
+module.exports = { readNpy, readJsonArray, forward, verifyChecksums, judgeCase, main };

@@ -26,11 +26,11 @@ let tf;
 try {
   tf = require('@tensorflow/tfjs');
 } catch (err) {
-  send({type: 'fatal', message: `cannot load @tensorflow/tfjs (run npm ci in harnesses/tfjs): ${err.message}`});
+  send({type: 'fatal', message: `cannot load @tensorflow/tfjs (run npm ci in ${__dirname}): ${err.message}`});
   process.exit(1);
 }
 
-// Features (names of conformance.cases.features) tfjs cannot express at all.
+// Features (names of conformance.catalog.cases.features) tfjs cannot express at all.
 const UNSUPPORTED = [
   'dtype:float16', 'dtype:bfloat16', 'dtype:float64', 'dtype:mixed_float16', 'dtype:mixed_bfloat16',
   'activation:custom',
