@@ -30,6 +30,7 @@ from pathlib import Path
 
 from conformance.targets import QUIET_ENV, TargetSpec
 from conformance.tools.envs import DEFAULT_CACHE, EnvError, ensure_env, env_info, layered_env, published
+from conformance.tools.trend import version_key
 
 WORKER = ["-m", "conformance.run.worker"]
 
@@ -52,12 +53,6 @@ RELEASE_NUMBER = re.compile(r"\d+(\.\d+)*([a-z]+\d*)?(\.post\d+|\.dev\d+)?")
 
 class HistoryError(ValueError):
     """A usage error: a one-line message."""
-
-
-def version_key(text):
-    """A sortable key for a release number (3.14.1, 2.15.0.post1, 3.16.0.dev0)."""
-    parts = re.findall(r"\d+|[a-z]+", text.lower())
-    return tuple((0, int(p)) if p.isdigit() else (-1, p) for p in parts)
 
 
 def minor(version):

@@ -37,6 +37,7 @@ class TrendError(ValueError):
 
 
 def version_key(text):
+    """A sortable key for a release number (3.14.1, 2.15.0.post1, 3.16.0.dev0)."""
     parts = re.findall(r"\d+|[a-z]+", text.lower())
     return tuple((0, int(p)) if p.isdigit() else (-1, p) for p in parts)
 
