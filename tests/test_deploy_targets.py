@@ -110,7 +110,8 @@ def test_every_new_target_is_registered_with_its_extra():
     names = builtin_names()
     for name in ("onnx-reference", "mlx", "keras:openvino", "export:onnx", "export:tf2onnx", "export:litert",
                  "export:openvino", "export:saved_model", *(f"keras:{b}:predict" for b in
-                                                             ("tensorflow", "jax", "torch", "numpy", "openvino"))):
+                                                             ("tensorflow", "jax", "torch", "numpy", "openvino")),
+                 *(f"keras:{b}:jit" for b in ("tensorflow", "jax", "torch"))):
         assert name in names and name in EXTRAS, name
         resolve(name)
 
@@ -142,6 +143,49 @@ def test_keras_predict(cases, backend):
     assert_status(results, "unsupported", "training/dropout", reason="training")
     # On JAX, predict() does not carry a stateful layer's state (docs/findings.md).
     assert_status(results, "fail" if backend == "jax" else "pass", "stateful/continues")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_keras_jit(cases, backend):
+    # torch.compile costs 10 to 20 s a model: torch plays the cases with one or two calls only.
+    keep = None if backend != "torch" else {"forward/sequences", "stateful/continues", "training/dropout"}
+    results, implementation = run(f"keras:{backend}:jit", cases, keep)
+    assert implementation["versions"]["jit_compile"].startswith("True")
+    assert_status(results, "pass", *(["forward/sequences"] if backend == "torch" else COMPUTING))
+    assert_status(results, "unsupported", "training/dropout", reason="training")
+    assert_status(results, "fail" if backend == "jax" else "pass", "stateful/continues")
+
+
+TORCH_JIT_MODELS = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "torch"
+import numpy as np, torch
+from torch._dynamo.utils import counters
+from conformance.targets.keras_predict import make_adapter
+torch._dynamo.config.recompile_limit = 1  # a second model without a reset would run eagerly
+adapter = make_adapter("torch:jit")
+x = np.zeros((2, 4, 3), "float32")
+compiled = []
+for units in (2, 3):
+    adapter.create({"units": units})
+    before = counters["stats"]["unique_graphs"]
+    adapter.call(x)
+    compiled.append(counters["stats"]["unique_graphs"] - before)
+print(compiled)
+sys.exit(0 if all(compiled) else 1)
+"""
+
+
+@pytest.mark.slow
+def test_keras_torch_jit_compiles_every_new_model():
+    """Dynamo stops compiling Keras's `forward` after `recompile_limit` new layers (finding 24):
+    the adapter resets it per model, so the second model is compiled too, even at a limit of 1."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", TORCH_JIT_MODELS], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
 
 
 def max_error(target, cases, keep):

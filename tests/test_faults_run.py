@@ -89,6 +89,19 @@ def test_a_reply_that_is_not_an_object_is_that_cases_error(tmp_path, jobs):
     assert_all_gone(pids)
 
 
+def test_a_harness_reply_that_breaks_the_result_schema_names_the_field(tmp_path):
+    # An exec: harness's replies are checked against result.json (the suite's own worker writes
+    # them through its encoder, which only makes the schema's forms).
+    pids = tmp_path / "pids"
+    proc = run_cli("run", "-q", "-t", harness("bad-array", pids), "-c", THREE, "-o", tmp_path / "r")
+    assert proc.returncode == 1, proc.stderr
+    report = assert_valid_reports(tmp_path / "r")
+    second = next(c for c in report["cases"] if c["id"] == "probe/second")
+    assert second["status"] == "error" and second["fault"] == "target", second
+    assert "schema result.json" in second["message"] and "shape[0]" in second["message"], second["message"]
+    assert_all_gone(pids)
+
+
 @pytest.mark.parametrize("factory", ["returns_str", "returns_dict", "returns_generator"])
 def test_a_result_the_suite_cannot_read_is_the_targets_error_not_a_crash(tmp_path, factory):
     proc = run_cli("run", "-q", "-t", f"{DATA / 'faulty_factories.py'}:{factory}", "-c", THREE, "-o", tmp_path)

@@ -4,9 +4,10 @@ Regenerate it after changing cases or targets (the OpenVINO targets need a longe
     conformance matrix -q --failing-pages-only --no-expectations --timeout 300 --out reports/matrix \\
         --targets reference,keras:numpy,keras:tensorflow,keras:jax,keras:torch,tf_keras,torch,flax,onnx,tfjs,\\
 onnx-reference,mlx,keras:openvino,keras:numpy:predict,keras:tensorflow:predict,keras:tensorflow:jit,\\
-keras:jax:predict,keras:torch:predict,keras:openvino:predict,export:onnx,export:tf2onnx,export:saved_model,\\
-export:litert,export:openvino
-or, to rebuild the pages from the report folders alone, `conformance matrix --from-reports DIRS --out reports/matrix`.
+keras:jax:predict,keras:jax:jit,keras:torch:predict,keras:openvino:predict,export:onnx,export:tf2onnx,\\
+export:saved_model,export:litert,export:openvino
+and keras:torch:jit on the quick tier alone (`--quick`: torch.compile costs 10 to 20 s a model), its report
+folder placed after keras:torch:predict's. Or, to rebuild the pages from the report folders alone, `conformance matrix --from-reports DIRS --out reports/matrix`.
 """
 
 import json
@@ -26,7 +27,7 @@ PUBLISHED_TARGETS = [
     "reference", "keras:numpy", "keras:tensorflow", "keras:jax", "keras:torch", "tf_keras",
     "torch", "flax", "onnx", "tfjs", "onnx-reference", "mlx", "keras:openvino",
     "keras:numpy:predict", "keras:tensorflow:predict", "keras:tensorflow:jit", "keras:jax:predict",
-    "keras:torch:predict", "keras:openvino:predict",
+    "keras:jax:jit", "keras:torch:predict", "keras:torch:jit", "keras:openvino:predict",
     "export:onnx", "export:tf2onnx", "export:saved_model", "export:litert", "export:openvino"]
 
 

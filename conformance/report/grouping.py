@@ -19,6 +19,7 @@ Everything here works on report.json records (plain dicts); the cases, when
 given as {id: Case}, only add features and file:line.
 """
 
+import functools
 import re
 import shlex
 from collections import defaultdict
@@ -200,6 +201,7 @@ def _attribute(member_facts, passing):
     return chosen, len(left)
 
 
+@functools.lru_cache(maxsize=4096)
 def _split(fact):
     """("activation", "elu") for activation=elu or activation:elu; None for tags, areas, flags."""
     if fact.startswith(("tag:", "area:")):
@@ -211,11 +213,18 @@ def _split(fact):
 def _values_no_pass_has(member_facts, passing):
     """Where the members share no fact: a parameter every member has, with values no passing
     case has, as one fact: ["activation:elu|selu|softplus"]."""
-    named = [{_split(f)[0]: _split(f)[1] for f in facts if _split(f)} for facts in member_facts]
-    for name in sorted(set.intersection(*(set(n) for n in named)) if named else ()):
+    named = [dict(split for split in map(_split, facts) if split) for facts in member_facts]
+    common = set.intersection(*(set(n) for n in named)) if named else set()
+    if not common:
+        return []
+    passed = defaultdict(set)  # the values each common parameter takes in the passing cases
+    for facts in passing:
+        for split in map(_split, facts):
+            if split and split[0] in common:
+                passed[split[0]].add(split[1])
+    for name in sorted(common):
         values = {n[name] for n in named}
-        passed = {_split(f)[1] for p in passing for f in p if _split(f) and _split(f)[0] == name}
-        if len(values) > 1 and not values & passed:
+        if len(values) > 1 and not values & passed[name]:
             shown = sorted(values)
             return [name + "|".join(shown[:6]) + ("|..." if len(shown) > 6 else "")]
     return []

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import conformance
 from conformance.catalog.paths import catalog_info
-from conformance.report.text import bounded
+from conformance.report.text import bounded, max_text
 
 try:
     import fcntl
@@ -223,10 +223,11 @@ class Recorder:
         print(f"conformance: warning: {self.dir / JOURNAL_NAME} vanished during the run; "
               f"written again ({len(self.records)} records)", file=sys.stderr)
 
-    def _append(self, data):
-        """One whole line into the journal; on an error the journal is cut back to its whole lines
-        and no longer written (the records stay in memory, for report.json)."""
-        line = (json.dumps(data, allow_nan=True, default=str) + "\n").encode("utf-8")
+    def _append(self, data, text=None):
+        """One whole line into the journal (`text`: the record's JSON, when already made); on an
+        error the journal is cut back to its whole lines and no longer written (the records stay
+        in memory, for report.json)."""
+        line = ((text or json.dumps(data, allow_nan=True, default=str)) + "\n").encode("utf-8")
         try:
             view = memoryview(line)
             while view:
@@ -243,7 +244,12 @@ class Recorder:
 
     def add(self, record):
         data = record.to_dict() if hasattr(record, "to_dict") else dict(record)
-        data = {k: (v if k in _KEPT_WHOLE else bounded(v)) for k, v in data.items()}
+        try:
+            text = json.dumps(data, allow_nan=True, default=str)
+        except (TypeError, ValueError, RecursionError):
+            text = None
+        if text is None or len(text) > max_text():  # within the bound as a whole, so is every field
+            data, text = {k: (v if k in _KEPT_WHOLE else bounded(v)) for k, v in data.items()}, None
         with self._lock:
             self.records.append(data)
             if self._journal is not None and self.write_error is None:
@@ -253,7 +259,7 @@ class Recorder:
                     except ReportDirError as exc:
                         self.write_error = str(exc)
                 else:
-                    self._append(data)
+                    self._append(data, text)
         if self._on_record:
             self._on_record(data)
 

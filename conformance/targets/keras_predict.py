@@ -16,8 +16,13 @@ OpenVINO. The model is made per call signature:
 
 `keras:BACKEND:jit` compiles the model with `jit_compile=True` first: XLA on
 TensorFlow (which Keras's "auto" leaves off on a CPU-only machine), `jax.jit`
-as by default on JAX, `torch.compile` on torch (a compilation per model,
-seconds each: not run over the whole catalog).
+as by default on JAX, `torch.compile` on torch. On torch, Dynamo's caches are
+reset before each new model (`torch._dynamo.reset()`): Dynamo recompiles
+Keras's one `forward` for every new model, and after `recompile_limit` (8)
+recompilations it runs that code eagerly from then on, with a warning only; so
+without the reset, every model after the eighth in a worker would run eagerly
+(docs/findings.md). A compilation per model costs 10 to 20 s of CPU: the
+published report of `keras:torch:jit` covers the quick tier, not the catalog.
 
 `batch_size` is the whole batch: predict's default of 32 would split a larger
 batch, which a stateful layer (whose state has the batch size) cannot take.
@@ -99,6 +104,10 @@ class KerasPredictAdapter(Keras3Adapter):
             symbolic.extend(kwargs["initial_state"])
         model = keras.Model(symbolic, self.layer(x, **kwargs))
         if self.mode == "jit":
+            if self.backend == "torch":
+                import torch
+
+                torch._dynamo.reset()  # a fresh compilation, as a process with one model gets
             model.compile(jit_compile=True)
         return model
 

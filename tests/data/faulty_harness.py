@@ -14,6 +14,7 @@ says otherwise for the case with 5 units (tests/data/three.yaml's second case):
   block        forks a setsid child that sleeps, then sleeps itself (a case that never ends)
   memory       allocates 1 GiB, then answers
   linger       forks a setsid child that sleeps when it starts, then behaves (the child outlives `stop`)
+  bad-array    answers that case with an observation whose array has a negative shape (breaks result.json)
 
 Every process it starts appends its PID to PIDFILE (one a line), so that a test can
 check that none is left alive.
@@ -89,6 +90,10 @@ def main():
                 with open(PIDFILE + ".blocked", "w", encoding="utf-8") as out:
                     out.write("blocked\n")
                 time.sleep(3600)
+            if faulty and MODE == "bad-array":
+                array = {"__ndarray__": {"dtype": "float32", "shape": [-1, 2], "data": ""}}
+                send({"type": "result", "seq": message["seq"], "steps": [{"ok": array}]})
+                continue
             if MODE == "memory" and faulty:
                 hog = bytes(1 << 30)  # calloc: no page is touched when it succeeds
                 del hog
