@@ -12,7 +12,7 @@ Two ways to check a message:
   `jsonschema`; `conformance smoke` uses it, and `ops=` checks each `ok` value
   against its step's op as well.
 - `reply_problem(message)`: a compiled check (`fastjsonschema`), cheap enough
-  for every reply the runner reads; it names the field too.
+  for every reply the runner reads from an `exec:` harness; it names the field too.
 
 Version 1 harnesses stay valid: objects admit keys the schemas do not name,
 ops the schemas do not know pass as any step, and `unsupported` feature
