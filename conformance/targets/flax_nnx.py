@@ -150,12 +150,8 @@ class FlaxNNXAdapter(SequenceRNNAdapter):
         state = self.nnx.state(self.cell, self.nnx.Param)
         return sum(int(np.prod(leaf.shape)) for leaf in self.jax.tree_util.tree_leaves(state))
 
-    def _property(self, name):
-        if name == "units":
-            return self.cell.hidden_features if self.rnn is not None else self.units
-        if name == "activation":
-            return {"callable": self.activation}
-        return True
+    def _units(self):
+        return self.cell.hidden_features if self.rnn is not None else self.units
 
 
 def make_adapter(argument=None):

@@ -150,12 +150,8 @@ class MlxRNNAdapter(SequenceRNNAdapter):
     def _count_params(self):
         return sum(w.size for w in self._get_weights())
 
-    def _property(self, name):
-        if name == "units":
-            return self.module.hidden_size if self.module is not None else self.units
-        if name == "activation":
-            return {"callable": self.activation}
-        return bool(self.use_bias)
+    def _units(self):
+        return self.module.hidden_size if self.module is not None else self.units
 
 
 def make_adapter(argument=None):

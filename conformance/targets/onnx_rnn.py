@@ -170,13 +170,6 @@ class OnnxRNNAdapter(SequenceRNNAdapter):
             raise Unsupported("count_params before set_weights: an ONNX graph has no weight initializers")
         return sum(a.size for a in (self.W, self.R, self.B) if a is not None)
 
-    def _property(self, name):
-        if name == "units":
-            return self.units
-        if name == "activation":
-            return {"callable": self.activation}
-        return bool(self.use_bias)
-
 
 def make_adapter(argument=None):
     return OnnxRNNAdapter()

@@ -261,7 +261,15 @@ class SequenceRNNAdapter(Adapter):
         raise Unsupported(f"property {name!r} has no {self.library} counterpart")
 
     def _property(self, name):
-        raise Unsupported(f"property {name!r}")
+        """units (as the library's layer has them, `_units`), activation and use_bias."""
+        if name == "units":
+            return self._units()
+        if name == "activation":
+            return {"callable": self.activation}
+        return bool(self.use_bias)
+
+    def _units(self):
+        return self.units
 
     def _observe(self, array):
         if isinstance(array, Observed):
@@ -392,12 +400,8 @@ class TorchRNNAdapter(SequenceRNNAdapter):
     def _count_params(self):
         return sum(p.numel() for p in self.module.parameters())
 
-    def _property(self, name):
-        if name == "units":
-            return self.module.hidden_size if self.module is not None else self.units
-        if name == "activation":
-            return {"callable": self.activation}
-        return bool(self.use_bias)
+    def _units(self):
+        return self.module.hidden_size if self.module is not None else self.units
 
 
 def make_adapter(argument=None):
