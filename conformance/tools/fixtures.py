@@ -40,6 +40,7 @@ from conformance.catalog.cases import DEFAULT_CASES_DIR, load_cases
 from conformance.judge.compare import CONFIG_KEYS
 from conformance.judge.expected import expected_outcome
 from conformance.catalog.select import select
+from conformance.tools.export_cases import plain
 
 FORMAT_VERSION = 1
 ROOT = DEFAULT_CASES_DIR.parent
@@ -189,19 +190,6 @@ def dumps(data, compact=False):
     if compact:
         return json.dumps(data, sort_keys=True, ensure_ascii=True, allow_nan=False, separators=(",", ":")) + "\n"
     return json.dumps(data, sort_keys=True, ensure_ascii=True, allow_nan=False, indent=1) + "\n"
-
-
-def plain(value):
-    """YAML data (LineDict, tuples, NumPy scalars) as plain JSON data."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    return value
 
 
 def sanitize(text):
