@@ -489,7 +489,8 @@ def against(earlier, targets, repeat, out):
              "|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['target']} | {r['cases']} | {r['old_median_s']} | {r['new_median_s']} | {r['ratio']} | "
-                     f"{r['ratio_range'][0]} to {r['ratio_range'][1]} | {', '.join(map(str, r['old_walls_s']))} | {', '.join(map(str, r['new_walls_s']))} | "
+                     f"{r['ratio_range'][0]} to {r['ratio_range'][1]} | {', '.join(map(str, r['old_walls_s']))} | "
+                     f"{', '.join(map(str, r['new_walls_s']))} | "
                      f"{r['old_cpu_s']} | {r['new_cpu_s']} | {r['cpu_ratio']} | "
                      f"{'met' if r['met'] else '**missed**'} |")
     lines.append(AGAINST_END)
