@@ -183,6 +183,8 @@ def main(argv=None):
     parser.add_argument("--deployment", nargs="?", const="", default=None, metavar="REPORTS",
                         help="only the deployment targets' catalog times: fresh runs, or read from the "
                              "report folders under REPORTS (e.g. reports/matrix/reports)")
+    parser.add_argument("--deployment-targets", metavar="T1,T2",
+                        help="with --deployment (fresh runs): only these targets; the other rows are kept")
     parser.add_argument("--against", metavar="DIR",
                         help="only compare this checkout with an earlier one in DIR (e.g. made with "
                              "`git worktree add /tmp/old-suite REV`): the catalog on --versus-targets, the two "
@@ -198,7 +200,14 @@ def main(argv=None):
         return against(Path(args.against), [t for t in args.versus_targets.split(",") if t], args.repeat,
                        Path(args.out))
     if args.deployment is not None:
-        return deployment(args.deployment, Path(args.out))
+        only = None
+        if args.deployment_targets:
+            only = [t for t in args.deployment_targets.split(",") if t]
+            unknown = sorted(set(only) - set(DEPLOYMENT_TARGETS))
+            if unknown or args.deployment:
+                parser.error(f"--deployment-targets: not deployment targets: {', '.join(unknown)}" if unknown
+                             else "--deployment-targets measures fresh runs: give --deployment without REPORTS")
+        return deployment(args.deployment, Path(args.out), only)
     backends = [b for b in args.backends.split(",") if b]
     out = Path(args.out)
     try:  # before measuring: a bad --out fails now, not after every measurement
@@ -313,16 +322,51 @@ def kept_deployment_section(results):
     return "\n" + DEPLOYMENT_BEGIN + text.split(DEPLOYMENT_BEGIN, 1)[1].split(DEPLOYMENT_END, 1)[0] + DEPLOYMENT_END + "\n"
 
 
-def deployment(reports, out):
+DEPLOYMENT_COLUMNS = ("target", "cases", "run", "wall s", "CPU s", "load", "s per case", "s per run case", "goal")
+
+
+def kept_deployment_rows(results):
+    """{target: {column: cell}} of the deployment table in an existing results.md (columns it lacks blank)."""
+    section = kept_deployment_section(results)
+    rows, header = {}, None
+    for line in section.splitlines():
+        if not line.startswith("|") or line.startswith("|---"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = cells
+            continue
+        row = dict(zip(header, cells))
+        rows[row["target"]] = {c: row.get(c, "") for c in DEPLOYMENT_COLUMNS}
+    return rows
+
+
+def _load_text(load):
+    """'1.2 to 1.4': the 1-minute load average at a run's start and end ('' when unknown)."""
+    if isinstance(load, dict) and all(isinstance(load.get(k), (int, float)) for k in ("start", "end")):
+        return f"{load['start']:.1f} to {load['end']:.1f}"
+    return ""
+
+
+def deployment(reports, out, only=None):
     """The catalog time of each deployment target (fresh runs, or their report.json files under
-    `reports`), written as one section of results.md (the rest of the file is left as it is)."""
-    rows = []
+    `reports`), written as one section of results.md (the rest of the file is left as it is).
+    `only`: fresh runs of these targets alone; the other targets' rows are kept as they were."""
+    import resource
+
     found = {}
     if reports:
         for path in sorted(Path(reports).glob("*/report.json")):
             report = json.loads(path.read_text())
             found[report["target"]["name"]] = report
+    kept = kept_deployment_rows(out / "results.md")
+    rows = []
     for target in DEPLOYMENT_TARGETS:
+        cpu = None
+        if only is not None and target not in only:
+            if target in kept:
+                rows.append(kept[target])
+            continue
         if reports:
             if target not in found:
                 continue
@@ -332,37 +376,41 @@ def deployment(reports, out):
         else:
             print(f"catalog on {target} ...", flush=True)
             with tempfile.TemporaryDirectory() as folder:
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
                 subprocess.run([sys.executable, "-m", "conformance", "run", "-q", "--no-expectations", "--target",
                                 target, "--report-dir", folder], capture_output=True, text=True, cwd=ROOT)
                 wall = time.perf_counter() - started
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                # Every process of the run, the workers and what their targets started included.
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
                 path = Path(folder) / "report.json"
                 if not path.exists():
-                    rows.append({"target": target, "error": "no report"})
+                    rows.append({"target": target, "cases": "no report"})
                     continue
-                cases = json.loads(path.read_text())["cases"]
+                report = json.loads(path.read_text())
+                cases = report["cases"]
             keyword = None
         run = [c for c in cases if c["status"] != "unsupported"]
         inside = sum(c.get("target_s") or 0.0 for c in run)
-        rows.append({"target": target, "cases": len(cases), "run": len(run), "wall_s": round(wall, 1),
-                     "per_case_s": round(wall / max(1, len(cases)), 3),
-                     "per_run_case_s": round(inside / max(1, len(run)), 3), "met": wall < DEPLOYMENT_GOAL_S,
-                     "selection": keyword})
+        goal = "met" if wall < DEPLOYMENT_GOAL_S else "**missed**"
+        if keyword:  # not the catalog: no verdict on the goal
+            goal = f"not run on the catalog (`-k {keyword}` only)"
+        rows.append({"target": target, "cases": str(len(cases)), "run": str(len(run)), "wall s": f"{wall:.1f}",
+                     "CPU s": "" if cpu is None else f"{cpu:.1f}", "load": _load_text(report.get("load_average")),
+                     "s per case": f"{wall / max(1, len(cases)):.3f}",
+                     "s per run case": f"{inside / max(1, len(run)):.3f}", "goal": goal})
     lines = [DEPLOYMENT_BEGIN, "## Deployment targets", "",
              f"The whole catalog per target (one worker); goal: under {DEPLOYMENT_GOAL_S:g} s on 2 cores. "
-             "`run`: the cases the target does not declare unsupported; per run case: the time inside the "
+             "`run`: the cases the target does not declare unsupported; `CPU s`: user and system time of every "
+             "process of the run (measured by fresh runs only); `load`: the machine's 1-minute load average at "
+             "the run's start and end (where the report records it); per run case: the time inside the "
              "target's own calls (exporting and loading an artifact included) over those cases.", "",
-             "| target | cases | run | wall s | s per case | s per run case | goal |", "|---|---:|---:|---:|---:|---:|---|"]
+             "| " + " | ".join(DEPLOYMENT_COLUMNS) + " |", "|---|---:|---:|---:|---:|---|---:|---:|---|"]
     for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['target']} | {r['error']} | | | | | |")
-            continue
-        goal = "met" if r["met"] else "**missed**"
-        if r.get("selection"):  # not the catalog: no verdict on the goal
-            goal = f"not run on the catalog (`-k {r['selection']}` only)"
-        lines.append(f"| {r['target']} | {r['cases']} | {r['run']} | {r['wall_s']} | {r['per_case_s']} | "
-                     f"{r['per_run_case_s']} | {goal} |")
-    lines.append(DEPLOYMENT_END)
+        lines.append("| " + " | ".join(r.get(c, "") for c in DEPLOYMENT_COLUMNS) + " |")
+    notes = section_notes(out / "results.md", DEPLOYMENT_BEGIN, DEPLOYMENT_END)
+    lines += ["", notes, DEPLOYMENT_END] if notes else [DEPLOYMENT_END]
     section = "\n".join(lines)
     results = out / "results.md"
     text = results.read_text() if results.exists() else ""
@@ -396,7 +444,8 @@ def quick_tier(out, repeat=1):
             continue
         lines.append(f"| {r['target']} | {r['cases']} | {r['wall_s']} | {r['startup_s']} | under {goal:g} s | "
                      f"{'met' if r['wall_s'] < goal else '**missed**'} |")
-    lines.append(QUICK_END)
+    notes = section_notes(out / "results.md", QUICK_BEGIN, QUICK_END)
+    lines += ["", notes, QUICK_END] if notes else [QUICK_END]
     section = "\n".join(lines)
     results = out / "results.md"
     text = results.read_text() if results.exists() else ""
@@ -414,6 +463,17 @@ AGAINST_BEGIN, AGAINST_END = "<!-- against an earlier version -->", "<!-- end ag
 # `conformance history` (tools/history.py): measured by running it, kept here when the rest is rewritten.
 HISTORY_BEGIN, HISTORY_END = "<!-- history -->", "<!-- end history -->"
 AGAINST_GOAL = 1.05  # new / old wall time (the median of the pairs' ratios) at most 5% above 1
+
+
+def section_notes(results, begin, end):
+    """The written notes of a section of an existing results.md: the lines after its table, kept
+    when the table is measured again ('' when there are none)."""
+    body = kept_section(results, begin, end)
+    if not body:
+        return ""
+    lines = body.split(begin, 1)[1].split(end, 1)[0].strip("\n").splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("|")]
+    return "\n".join(lines[rows[-1] + 1:]).strip("\n") if rows else ""
 
 
 def kept_section(results, begin, end):

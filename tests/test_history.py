@@ -158,6 +158,9 @@ def test_release_ranges():
     assert labels == ["3.12.0", "3.13.2", "3.14.1", "3.15.0", "3.15.1"]
     assert [r.label for r in select_releases("3.0.5,3.14.0..3.14.9", family, available)] == ["3.0.5", "3.14.0", "3.14.1"]
     assert version_key("3.15.1.post1") > version_key("3.15.1") > version_key("3.9.2")
+    # A candidate build comes before its release, not after it.
+    ordered = ["3.15.1", "3.16.0.dev0", "3.16.0rc1", "3.16.0", "3.16.0.post1", "my-build"]
+    assert sorted(reversed(ordered), key=version_key) == ordered
     with pytest.raises(HistoryError, match="no keras release"):
         select_releases("3.16..3.17", family, available)
 

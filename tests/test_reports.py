@@ -62,6 +62,8 @@ def test_report_json_contents(finished):
     assert case["status"] == "fail" and case["message"] == "3 of 6 values differ" and case["step"] == 3
     assert case["tags"] == ["forward"]
     assert on_disk["environment"]["python"]
+    load = on_disk["load_average"]  # how busy the machine was while the run took its time
+    assert all(isinstance(load[k], float) and load[k] >= 0 for k in ("start", "end"))
     assert not list(folder.glob("*.tmp"))
     journal = [json.loads(line) for line in (folder / "report.jsonl").read_text().splitlines()]
     assert sorted(journal, key=lambda r: r["id"]) == on_disk["cases"]
@@ -101,6 +103,9 @@ def test_markdown_agrees(finished):
     assert "`forward/a`: step 1: zeros" in markdown             # the variant taken
     assert "2 by profile" in markdown                          # deselected
     assert "interrupted" not in markdown
+    load = report["load_average"]
+    assert f"3.5 s at load {load['start']:.1f} to {load['end']:.1f}." in markdown
+    assert "at load" not in render_markdown({**report, "load_average": None})  # an older report: nothing said
     areas = {}
     for line in markdown.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

@@ -22,7 +22,7 @@ def render_markdown(report, cases=None):
         f"Suite {report['suite']['name']} {report['suite']['version']}; profile `{target.get('profile')}`; "
         f"{versions or 'versions unknown'}.",
         f"Python {report['environment']['python']} on {report['environment']['platform']}; "
-        f"{report['started']}, {report.get('duration_s') or 0:.1f} s"
+        f"{report['started']}, {report.get('duration_s') or 0:.1f} s" + _load(report.get("load_average"))
         + (" (**interrupted**: the run did not finish)" if report.get("interrupted") else "") + ".",
         _machine(report["environment"]),
         _expectations(report.get("options") or {}),
@@ -85,6 +85,13 @@ def render_markdown(report, cases=None):
         lines += [f"- {md_code(c['id'])}: {_one_line(choices)}" for c, choices in told]
         lines.append("")
     return "\n".join(lines)
+
+
+def _load(load):
+    """' at load 1.3 to 1.5': how busy the machine was while the run took its time ('' when unknown)."""
+    if not isinstance(load, dict) or not all(isinstance(load.get(k), (int, float)) for k in ("start", "end")):
+        return ""
+    return f" at load {load['start']:.1f} to {load['end']:.1f}"
 
 
 def _machine(env):

@@ -76,6 +76,14 @@ class Record:
         return out
 
 
+def load_average():
+    """The machine's 1-minute load average, or None where the system has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def environment():
     import numpy
 
@@ -132,6 +140,7 @@ class Recorder:
         self.records = []
         self.selected = selected
         self.started = now()
+        self._load_at_start = load_average()
         self.write_error = None  # the first error writing the journal: the run goes on without it
         self._lock = threading.Lock()
         self._on_record = on_record
@@ -305,6 +314,8 @@ class Recorder:
             "started": self.started,
             "finished": now(),
             "duration_s": duration_s,
+            # How busy the machine was: a duration measured at load 10 is not one measured on idle cores.
+            "load_average": {"start": self._load_at_start, "end": load_average()},
             "interrupted": interrupted,
             "options": self.options,
             "summary": summarize(self.records),

@@ -32,26 +32,29 @@ def max_text():
 
 
 def cut(text, most=None):
-    """`text` at most `most` characters long, with a note saying how long it was."""
-    most = max_text() if most is None else most
-    if len(text) <= most:
+    """`text` (made a str) at most `most` characters long, ending with a note of how long it was.
+    Without `most`, the bound on a text a report keeps (max_text), and the note names its variable."""
+    text = text if isinstance(text, str) else repr(text)
+    bound = max_text() if most is None else most
+    if len(text) <= bound:
         return text
-    note = f" [... cut: {len(text):,} characters in all; {MAX_TEXT_ENV} sets the bound]"
-    return text[: max(0, most - len(note))] + note
+    note = f" [... cut: {len(text):,} characters in all" + (f"; {MAX_TEXT_ENV} sets the bound]" if most is None else "]")
+    # A short bound (a snippet inside a message) keeps its characters and the note comes after them.
+    return text[: bound - len(note) if bound > 4 * len(note) else bound] + note
 
 
 def bounded(value, most=None):
     """A record's field with its size bounded: a string is cut; a list or mapping whose JSON is
     longer than the bound becomes its JSON text, cut (a note says so); numbers stay as they are."""
-    most = max_text() if most is None else most
     if isinstance(value, str):
         return cut(value, most)
     if isinstance(value, (dict, list, tuple)):
+        bound = max_text() if most is None else most
         try:
             text = json.dumps(value, allow_nan=True, default=str)
         except (TypeError, ValueError, RecursionError):
-            return cut(repr(value)[: most + 1], most)
-        return value if len(text) <= most else cut(text, most)
+            return cut(repr(value)[: bound + 1], most)
+        return value if len(text) <= bound else cut(text, most)
     return value
 
 

@@ -22,9 +22,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from conformance.report.record import Record
+from conformance.report.text import cut
 from conformance.run.protocol import OBSERVATION_KEYS
 from conformance.run.transport import (
-    STARTUP_TIMEOUT, Limits, Worker, WorkerFailure, cut, encode_case, finite_seconds)
+    MESSAGE_CHARS, STARTUP_TIMEOUT, Limits, Worker, WorkerFailure, encode_case, finite_seconds)
 
 DEFAULT_TIMEOUT = 60.0  # seconds per case: the one default of every command that runs cases
 
@@ -63,7 +64,7 @@ LOOK_AHEAD = 4  # cases a worker's thread takes from the queue beyond the one it
 
 def _failed(case, status, message, fault, duration=0.0):
     """The Record of a case the harness could not see through, saying whose fault that is."""
-    return Record(case.id, status, duration, {"message": cut(message), "fault": fault}, list(case.tags))
+    return Record(case.id, status, duration, {"message": cut(message, MESSAGE_CHARS), "fault": fault}, list(case.tags))
 
 
 def result_problem(reply, concrete, schema=True):
@@ -72,7 +73,7 @@ def result_problem(reply, concrete, schema=True):
     encoder (`arrays.to_wire`) only writes the schema's forms (tests/test_protocol_schemas.py
     checks its traffic over the whole catalog), while an `exec:` harness's replies are checked."""
     if "error" in reply:
-        return f"the target could not give its observations: {cut(str(reply['error']))}"
+        return f"the target could not give its observations: {cut(str(reply['error']), MESSAGE_CHARS)}"
     if "unsupported" in reply:
         return None if isinstance(reply["unsupported"], str) else "`unsupported` in a result must be a string"
     steps = reply.get("steps")
@@ -93,7 +94,7 @@ def _schema_problem(reply):
     from conformance.run.schema import reply_problem
 
     problem = reply_problem(reply)
-    return None if problem is None else cut(f"the result breaks the protocol (schema result.json) at {problem}")
+    return None if problem is None else cut(f"the result breaks the protocol (schema result.json) at {problem}", MESSAGE_CHARS)
 
 
 def _judging_fault(case, expected):
@@ -145,7 +146,7 @@ class TargetSession:
         try:
             worker.launch()
         except (OSError, WorkerFailure) as exc:
-            self.start_error = cut(f"target {self.spec.name} could not start: {getattr(exc, 'message', exc)}")
+            self.start_error = cut(f"target {self.spec.name} could not start: {getattr(exc, 'message', exc)}", MESSAGE_CHARS)
             return
         self.worker = worker
         self._free_at = 0.0
@@ -331,7 +332,7 @@ class TargetSession:
             self.worker = None
             # A silence is explained by the end of stderr; a crash's message and a `fatal` say it themselves.
             self.start_error = cut(f"target {self.spec.name} could not start: {exc.message}" + (
-                f" (stderr: {tail})" if exc.status == "timeout" and tail else ""))
+                f" (stderr: {tail})" if exc.status == "timeout" and tail else ""), MESSAGE_CHARS)
             return
         self.implementation = {**(outcome["info"].get("implementation") or {}),
                                "startup_s": round(self.startup_s, 3)}

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.report.text import cut
 from conformance.run import protocol
 from conformance.targets import TargetSpec, worker_env
 
@@ -45,14 +46,6 @@ class WorkerFailure(Exception):
         self.status = status  # "crash" | "timeout" | "error"
         self.message = message
         self.fault = fault  # one of FAULTS
-
-
-def cut(text, limit=MESSAGE_CHARS):
-    """`text` (made a str) of at most about `limit` characters, saying so when it was cut."""
-    text = text if isinstance(text, str) else repr(text)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]} ... [cut: {len(text)} characters in all]"
 
 
 class _Tail(threading.Thread):
@@ -143,7 +136,7 @@ class Worker:
             problem = started_schema_problem(reply)
         if problem is not None:
             self.kill()
-            raise WorkerFailure("error", cut(problem))
+            raise WorkerFailure("error", cut(problem, MESSAGE_CHARS))
         self.info = reply
         return reply
 
@@ -166,7 +159,7 @@ class Worker:
         reply = self._receive(timeout, f"running {case['id']}", sent)
         if reply.get("type") == "fatal":
             self.kill()
-            raise WorkerFailure("error", cut(f"the worker gave up: {reply.get('message', '')}"))
+            raise WorkerFailure("error", cut(f"the worker gave up: {reply.get('message', '')}", MESSAGE_CHARS))
         if reply.get("type") != "result":
             self.kill()
             raise WorkerFailure("error", f"unexpected reply {cut(str(reply), 200)}")

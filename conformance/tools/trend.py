@@ -21,6 +21,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 from conformance.report.diff import compare
 from conformance.report.grouping import group_failures, load_catalog
 
@@ -37,9 +39,12 @@ class TrendError(ValueError):
 
 
 def version_key(text):
-    """A sortable key for a release number (3.14.1, 2.15.0.post1, 3.16.0.dev0)."""
-    parts = re.findall(r"\d+|[a-z]+", text.lower())
-    return tuple((0, int(p)) if p.isdigit() else (-1, p) for p in parts)
+    """A sortable key for a release number, in PEP 440's order: 3.16.0.dev0 < 3.16.0rc1 < 3.16.0 < 3.16.0.post1.
+    A label that is no version (a local build's name) sorts after every release, by its text."""
+    try:
+        return (0, Version(text), "")
+    except InvalidVersion:
+        return (1, None, text)
 
 
 # ---------------------------------------------------------------- reading
