@@ -38,15 +38,23 @@ def main(argv=None):
         from conformance.catalog import quick
         args.keyword = quick.keyword(args.keyword)
     import os
+    import signal
+
+    from conformance.run.signals import interrupt_status, signals_as_interrupts
 
     debug = getattr(args, "debug", False) or os.environ.get("CONFORMANCE_DEBUG", "") not in ("", "0")
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
+        # From the start: SIGTERM and SIGHUP stop a command as Ctrl-C does, also before a run has begun
+        # (a worker launched early is ended, never left behind by the default action of a signal).
+        with signals_as_interrupts():
+            return args.func(args)
+    except KeyboardInterrupt as exc:
         if debug:
             raise
-        print("conformance: interrupted", file=sys.stderr)
-        return 130
+        signum = getattr(exc, "signum", None)  # Ctrl-C says no more than that; another signal is named
+        named = f" by {_signal_name(signum)}" if signum not in (None, signal.SIGINT) else ""
+        print(f"conformance: interrupted{named}", file=sys.stderr)
+        return interrupt_status(exc)
     except _case_file_error() as exc:
         if debug:
             raise
@@ -396,7 +404,8 @@ def cmd_validate(args):
 
 
 def cmd_run(args):
-    from conformance.run.pipeline import Interrupted, NoCases, TargetCannotStart, interrupt_status, run_into_folder
+    from conformance.run.pipeline import NoCases, TargetCannotStart, run_into_folder
+    from conformance.run.signals import Interrupted, interrupt_status
 
     spec = resolve(args.target, profile=args.profile)
     settings = _settings(args)
@@ -502,7 +511,7 @@ def cmd_smoke(args):
 def cmd_matrix(args):
     from conformance.tools.matrix import main as matrix_main
 
-    from conformance.run.pipeline import Interrupted, interrupt_status
+    from conformance.run.signals import Interrupted, interrupt_status
 
     settings = _settings(args) if args.targets else None
     try:

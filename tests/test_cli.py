@@ -260,3 +260,29 @@ def test_ctrl_c_writes_a_valid_interrupted_report(tmp_path):
     assert "interrupted" in (out / "summary.md").read_text()
     assert (out / "junit.xml").exists()
     assert not list(out.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_stops_any_command_from_its_start(signum, monkeypatch, capsys):
+    """SIGTERM and SIGHUP are an interruption from the moment a command begins (a run launches its
+    workers before it reads the cases), not only once cases run: one line, 128 + n, and the
+    handlers of before are back afterwards."""
+    from conformance import cli
+
+    went_on = []
+
+    def command(args):
+        os.kill(os.getpid(), signum)  # delivered at once, to this (the main) thread
+        went_on.append(True)
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_list", command)
+    fallback = lambda *_: went_on.append("fallback")  # noqa: E731 - what runs if the command installs none
+    previous = signal.signal(signum, fallback)
+    try:
+        assert cli.main(["list"]) == 128 + signum
+        assert went_on == []
+        assert capsys.readouterr().err.strip() == f"conformance: interrupted by {signal.Signals(signum).name}"
+        assert signal.getsignal(signum) is fallback
+    finally:
+        signal.signal(signum, previous)

@@ -9,23 +9,19 @@ what a run promises.
 """
 
 import json
-import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.arrays import to_wire
 from conformance.report.record import Recorder, exit_status, write_json
 from conformance.run.runner import DEFAULT_TIMEOUT, Runner, TargetSession
+from conformance.run.signals import interrupt_status, signals_as_interrupts
 from conformance.run.transport import STARTUP_TIMEOUT, Limits
 
 MAX_OBSERVATION_BYTES = 1_000_000  # a failing case's actual values are kept up to this size
-# Ctrl-C, and what CI cancellation, a container stop or a closed terminal send.
-SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
-                if s is not None)
 
 
 class NoCases(ValueError):
@@ -34,14 +30,6 @@ class NoCases(ValueError):
 
 class TargetCannotStart(ValueError):
     """The target cannot be imported or started at all: one line, exit 2, no report written."""
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT, SIGTERM or SIGHUP: the run stops as on Ctrl-C (exit 128 + the signal's number)."""
-
-    def __init__(self, signum):
-        super().__init__(signum)
-        self.signum = signum
 
 
 @dataclass
@@ -74,44 +62,6 @@ class Settings:
     def options(self):
         return {"timeout": self.timeout, "startup_timeout": self.startup_timeout, "jobs": self.jobs,
                 "max_line_bytes": self.limits.max_line_bytes, "memory_limit": self.limits.memory_limit}
-
-
-class _Signals:
-    """While a run goes on a signal raises Interrupted; once `defer()` is called (the reports
-    are being written) it is only noted in `pending`, so that every report is written whole."""
-
-    def __init__(self):
-        self.deferring, self.pending = False, None
-
-    def __call__(self, signum, frame):
-        if self.deferring:
-            self.pending = self.pending or signum
-            return
-        raise Interrupted(signum)
-
-    def defer(self):
-        self.deferring = True
-
-
-@contextmanager
-def signals_as_interrupts():
-    """Inside: SIGINT, SIGTERM and SIGHUP raise Interrupted in the main thread (a KeyboardInterrupt,
-    as Ctrl-C raises); elsewhere than the main thread nothing changes."""
-    handler = _Signals()
-    if threading.current_thread() is not threading.main_thread():
-        yield handler
-        return
-    before = {s: signal.signal(s, handler) for s in SIGNALS}
-    try:
-        yield handler
-    finally:
-        for s, previous in before.items():
-            signal.signal(s, previous)
-
-
-def interrupt_status(exc):
-    """The exit status of a run ended by `exc`: 128 + the signal's number."""
-    return 128 + (getattr(exc, "signum", None) or signal.SIGINT)
 
 
 def select_cases(paths, keyword, profile, freeze=False):
