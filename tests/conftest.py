@@ -6,6 +6,7 @@ exit statuses, stderr and the files written are observed from outside.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,24 @@ def markdown_table(markdown, first_column):
 
 # --------------------------------------------------------------------------- the suite as a user installs it
 
+def _clean_copy(folder):
+    """The checkout's tracked files, as a release is built from them: what an editable install or an
+    earlier build left behind (an egg-info's file list above all, which setuptools would take
+    as the manifest) must not decide what the wheel carries."""
+    try:
+        listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                                check=True, capture_output=True, timeout=60).stdout.decode().split("\0")
+    except (OSError, subprocess.SubprocessError):
+        return REPO  # not a git checkout (an unpacked sdist): build it as it is
+    copy = folder / "source"
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    return copy
+
+
 @pytest.fixture(scope="session")
 def installed_suite(tmp_path_factory):
     """The suite built as a wheel (sdist first, then the wheel from it, as `python -m build` does) and
@@ -133,7 +152,7 @@ def installed_suite(tmp_path_factory):
         done = folder / "done.json"
         if not done.is_file():
             folder.mkdir(exist_ok=True)
-            subprocess.run([sys.executable, "-m", "build", "--outdir", str(folder / "dist"), str(REPO)],
+            subprocess.run([sys.executable, "-m", "build", "--outdir", str(folder / "dist"), str(_clean_copy(folder))],
                            check=True, capture_output=True, text=True, timeout=600)
             (wheel,) = (folder / "dist").glob("*.whl")
             subprocess.run([sys.executable, "-m", "venv", str(folder / "venv")], check=True, timeout=300)
