@@ -13,8 +13,9 @@ import keras  # noqa: E402
 
 inputs = keras.Input(shape=(5, 4))
 model = keras.Model(inputs, keras.layers.SimpleRNN(3)(inputs))
+scratch = tempfile.TemporaryDirectory()  # the artifact's folder, removed when the script ends
 try:
-    model.export(os.path.join(tempfile.mkdtemp(), "model.xml"), format="openvino", verbose=False)
+    model.export(os.path.join(scratch.name, "model.xml"), format="openvino", verbose=False)
 except Exception as exc:  # noqa: BLE001 - OpenVINO's OpConversionFailure
     if "TensorList" in str(exc) or "Conversion" in type(exc).__name__:
         print(f"REPRODUCES on keras {keras.__version__} (tensorflow): {type(exc).__name__} (TensorList ops)")

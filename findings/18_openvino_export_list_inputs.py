@@ -14,7 +14,8 @@ import keras  # noqa: E402
 
 x, mask = keras.Input(shape=(5, 4), name="x"), keras.Input(shape=(5,), dtype="bool", name="mask")
 model = keras.Model([x, mask], keras.layers.SimpleRNN(3)(x, mask=mask))
-path = os.path.join(tempfile.mkdtemp(), "model.xml")
+scratch = tempfile.TemporaryDirectory()  # the artifact's folder, removed when the script ends
+path = os.path.join(scratch.name, "model.xml")
 try:
     model.export(path, format="openvino", verbose=False)
 except ValueError as exc:

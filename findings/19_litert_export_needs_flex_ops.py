@@ -15,7 +15,8 @@ from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 inputs = keras.Input(shape=(5, 4), name="inputs")
 model = keras.Model(inputs, keras.layers.SimpleRNN(3)(inputs))
-path = os.path.join(tempfile.mkdtemp(), "model.tflite")
+scratch = tempfile.TemporaryDirectory()  # the artifact's folder, removed when the script ends
+path = os.path.join(scratch.name, "model.tflite")
 model.export(path, format="litert", verbose=False)
 try:
     Interpreter(model_path=path).get_signature_runner()(inputs=np.zeros((2, 5, 4), np.float32))

@@ -15,7 +15,8 @@ import onnxruntime as ort  # noqa: E402
 inputs = keras.Input(shape=(5, 4))
 model = keras.Model(inputs, keras.layers.SimpleRNN(3, dtype="bfloat16", recurrent_initializer="glorot_uniform")(inputs))
 model(keras.ops.zeros((2, 5, 4)))
-path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+scratch = tempfile.TemporaryDirectory()  # the artifact's folder, removed when the script ends
+path = os.path.join(scratch.name, "model.onnx")
 model.export(path, format="onnx", verbose=False)
 try:
     ort.InferenceSession(path)

@@ -18,7 +18,8 @@ mask = np.array([[True, False, True]])
 inputs, m = keras.Input(shape=(3, 2)), keras.Input(shape=(3,), dtype="bool")
 model = keras.Model([inputs, m], keras.layers.SimpleRNN(2, return_sequences=True)(inputs, mask=m))
 expected = keras.ops.convert_to_numpy(model([x, mask]))  # Keras: finite, step 2 repeats step 1
-path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+scratch = tempfile.TemporaryDirectory()  # the artifact's folder, removed when the script ends
+path = os.path.join(scratch.name, "model.onnx")
 model.export(path, format="onnx", verbose=False)
 session = ort.InferenceSession(path)
 out = session.run(None, dict(zip([i.name for i in session.get_inputs()], [x, mask])))[0]
