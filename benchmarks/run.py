@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from conformance.report.markdown import load_text
+
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch", "numpy")
 
@@ -45,17 +47,29 @@ def run_catalog(target, jobs=1, extra=(), repeat=1):
     return chosen
 
 
-def _run_catalog_once(target, jobs, extra):
+def _conformance_run(args, cwd=ROOT, env=None):
+    """One fresh `conformance run -q ARGS` into a temporary report folder: (its report.json, or None
+    when it wrote none; the finished process; wall seconds; CPU seconds, user + system, of it and of
+    every process it waited for: the workers and what their targets started)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "conformance", "run", "-q", "--target", target,
-                               "--jobs", str(jobs), "--report-dir", out, *extra],
-                              capture_output=True, text=True, cwd=ROOT)
+        proc = subprocess.run([sys.executable, "-m", "conformance", "run", "-q", *args, "--report-dir", out],
+                              capture_output=True, text=True, cwd=cwd, env=env)
         wall = time.perf_counter() - started
-        report_path = Path(out) / "report.json"
-        if not report_path.exists():
-            return {"target": target, "error": proc.stderr.strip()[-500:]}
-        report = json.loads(report_path.read_text())
+        path = Path(out) / "report.json"
+        report = json.loads(path.read_text()) if path.exists() else None
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return report, proc, wall, cpu
+
+
+def _run_catalog_once(target, jobs, extra):
+    report, proc, wall, _ = _conformance_run(["--target", target, "--jobs", str(jobs), *extra])
+    if report is None:
+        return {"target": target, "error": proc.stderr.strip()[-500:]}
     cases = report["cases"]
     inside = sum(c.get("target_s") or 0.0 for c in cases)
     startup = (report["target"].get("implementation") or {}).get("startup_s", 0.0)
@@ -232,7 +246,7 @@ def main(argv=None):
             results["scaling"].append(run_catalog(target, jobs=jobs))
     results["goals"] = goals(results)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "results.md").write_text(render(results) + kept_deployment_section(out / "results.md")
+    (out / "results.md").write_text(render(results) + kept_section(out / "results.md", DEPLOYMENT_BEGIN, DEPLOYMENT_END)
                                     + kept_section(out / "results.md", AGAINST_BEGIN, AGAINST_END)
                                     + kept_section(out / "results.md", QUICK_BEGIN, QUICK_END)
                                     + kept_section(out / "results.md", HISTORY_BEGIN, HISTORY_END))
@@ -314,20 +328,12 @@ DEPLOYMENT_GOAL_S = 600.0  # each target's supported part of the catalog, on 2 c
 DEPLOYMENT_BEGIN, DEPLOYMENT_END = "<!-- deployment targets -->", "<!-- end deployment targets -->"
 
 
-def kept_deployment_section(results):
-    """The deployment section of an existing results.md, kept when the rest is rewritten."""
-    text = results.read_text() if results.exists() else ""
-    if DEPLOYMENT_BEGIN not in text or DEPLOYMENT_END not in text:
-        return ""
-    return "\n" + DEPLOYMENT_BEGIN + text.split(DEPLOYMENT_BEGIN, 1)[1].split(DEPLOYMENT_END, 1)[0] + DEPLOYMENT_END + "\n"
-
-
 DEPLOYMENT_COLUMNS = ("target", "cases", "run", "wall s", "CPU s", "load", "s per case", "s per run case", "goal")
 
 
 def kept_deployment_rows(results):
     """{target: {column: cell}} of the deployment table in an existing results.md (columns it lacks blank)."""
-    section = kept_deployment_section(results)
+    section = kept_section(results, DEPLOYMENT_BEGIN, DEPLOYMENT_END)
     rows, header = {}, None
     for line in section.splitlines():
         if not line.startswith("|") or line.startswith("|---"):
@@ -341,19 +347,10 @@ def kept_deployment_rows(results):
     return rows
 
 
-def _load_text(load):
-    """'1.2 to 1.4': the 1-minute load average at a run's start and end ('' when unknown)."""
-    if isinstance(load, dict) and all(isinstance(load.get(k), (int, float)) for k in ("start", "end")):
-        return f"{load['start']:.1f} to {load['end']:.1f}"
-    return ""
-
-
 def deployment(reports, out, only=None):
     """The catalog time of each deployment target (fresh runs, or their report.json files under
     `reports`), written as one section of results.md (the rest of the file is left as it is).
     `only`: fresh runs of these targets alone; the other targets' rows are kept as they were."""
-    import resource
-
     found = {}
     if reports:
         for path in sorted(Path(reports).glob("*/report.json")):
@@ -375,21 +372,11 @@ def deployment(reports, out, only=None):
             keyword = (report.get("options") or {}).get("keyword")
         else:
             print(f"catalog on {target} ...", flush=True)
-            with tempfile.TemporaryDirectory() as folder:
-                before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                started = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "conformance", "run", "-q", "--no-expectations", "--target",
-                                target, "--report-dir", folder], capture_output=True, text=True, cwd=ROOT)
-                wall = time.perf_counter() - started
-                after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                # Every process of the run, the workers and what their targets started included.
-                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-                path = Path(folder) / "report.json"
-                if not path.exists():
-                    rows.append({"target": target, "cases": "no report"})
-                    continue
-                report = json.loads(path.read_text())
-                cases = report["cases"]
+            report, _, wall, cpu = _conformance_run(["--no-expectations", "--target", target])
+            if report is None:
+                rows.append({"target": target, "cases": "no report"})
+                continue
+            cases = report["cases"]
             keyword = None
         run = [c for c in cases if c["status"] != "unsupported"]
         inside = sum(c.get("target_s") or 0.0 for c in run)
@@ -397,7 +384,7 @@ def deployment(reports, out, only=None):
         if keyword:  # not the catalog: no verdict on the goal
             goal = f"not run on the catalog (`-k {keyword}` only)"
         rows.append({"target": target, "cases": str(len(cases)), "run": str(len(run)), "wall s": f"{wall:.1f}",
-                     "CPU s": "" if cpu is None else f"{cpu:.1f}", "load": _load_text(report.get("load_average")),
+                     "CPU s": "" if cpu is None else f"{cpu:.1f}", "load": load_text(report.get("load_average")),
                      "s per case": f"{wall / max(1, len(cases)):.3f}",
                      "s per run case": f"{inside / max(1, len(run)):.3f}", "goal": goal})
     lines = [DEPLOYMENT_BEGIN, "## Deployment targets", "",
@@ -409,17 +396,7 @@ def deployment(reports, out, only=None):
              "| " + " | ".join(DEPLOYMENT_COLUMNS) + " |", "|---|---:|---:|---:|---:|---|---:|---:|---|"]
     for r in rows:
         lines.append("| " + " | ".join(r.get(c, "") for c in DEPLOYMENT_COLUMNS) + " |")
-    notes = section_notes(out / "results.md", DEPLOYMENT_BEGIN, DEPLOYMENT_END)
-    lines += ["", notes, DEPLOYMENT_END] if notes else [DEPLOYMENT_END]
-    section = "\n".join(lines)
-    results = out / "results.md"
-    text = results.read_text() if results.exists() else ""
-    if DEPLOYMENT_BEGIN in text and DEPLOYMENT_END in text:
-        text = text.split(DEPLOYMENT_BEGIN)[0] + section + text.split(DEPLOYMENT_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(text)
-    print(section)
+    print(write_section(out / "results.md", DEPLOYMENT_BEGIN, DEPLOYMENT_END, lines))
     return 0
 
 
@@ -444,17 +421,7 @@ def quick_tier(out, repeat=1):
             continue
         lines.append(f"| {r['target']} | {r['cases']} | {r['wall_s']} | {r['startup_s']} | under {goal:g} s | "
                      f"{'met' if r['wall_s'] < goal else '**missed**'} |")
-    notes = section_notes(out / "results.md", QUICK_BEGIN, QUICK_END)
-    lines += ["", notes, QUICK_END] if notes else [QUICK_END]
-    section = "\n".join(lines)
-    results = out / "results.md"
-    text = results.read_text() if results.exists() else ""
-    if QUICK_BEGIN in text and QUICK_END in text:
-        text = text.split(QUICK_BEGIN)[0] + section + text.split(QUICK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(text)
-    print(section)
+    print(write_section(out / "results.md", QUICK_BEGIN, QUICK_END, lines))
     return 0 if all("error" not in r and r["wall_s"] < QUICK_GOALS_S[r["target"]] for r in rows) else 1
 
 
@@ -476,6 +443,21 @@ def section_notes(results, begin, end):
     return "\n".join(lines[rows[-1] + 1:]).strip("\n") if rows else ""
 
 
+def write_section(results, begin, end, lines):
+    """Put the section `lines` (from `begin` on, its table last) into results.md in place of the old
+    one, or at the end; the old section's written notes (section_notes) follow the new table.
+    Returns the section's text; the rest of the file is left as it is."""
+    notes = section_notes(results, begin, end)
+    section = "\n".join([*lines, "", notes, end] if notes else [*lines, end])
+    text = results.read_text() if results.exists() else ""
+    if begin in text and end in text:
+        text = text.split(begin)[0] + section + text.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    results.write_text(text)
+    return section
+
+
 def kept_section(results, begin, end):
     """The section between `begin` and `end` of an existing results.md, kept when the rest is rewritten."""
     text = results.read_text() if results.exists() else ""
@@ -487,21 +469,10 @@ def kept_section(results, begin, end):
 def _timed_run(checkout, target, cases):
     """Wall seconds of one `conformance run` of `checkout`'s code (its folder first on sys.path), and
     the CPU seconds of it and its workers (less sensitive than the wall time to a busy machine)."""
-    import resource
-
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "conformance", "run", "-q", "--target", target,
-                               "--cases", str(cases), "--report-dir", out], capture_output=True, text=True,
-                              cwd=checkout, env=env)
-        wall = time.perf_counter() - started
-        report = Path(out) / "report.json"
-        cases_run = len(json.loads(report.read_text())["cases"]) if report.exists() else 0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "cases": cases_run, "exit_status": proc.returncode}
+    report, proc, wall, cpu = _conformance_run(["--target", target, "--cases", str(cases)], cwd=checkout,
+                                               env={**os.environ, "PYTHONPATH": str(checkout)})
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "cases": len(report["cases"]) if report else 0,
+            "exit_status": proc.returncode}
 
 
 def against(earlier, targets, repeat, out):
@@ -553,15 +524,7 @@ def against(earlier, targets, repeat, out):
                      f"{', '.join(map(str, r['new_walls_s']))} | "
                      f"{r['old_cpu_s']} | {r['new_cpu_s']} | {r['cpu_ratio']} | "
                      f"{'met' if r['met'] else '**missed**'} |")
-    lines.append(AGAINST_END)
-    section = "\n".join(lines)
-    results = out / "results.md"
-    text = results.read_text() if results.exists() else ""
-    if AGAINST_BEGIN in text and AGAINST_END in text:
-        text = text.split(AGAINST_BEGIN)[0] + section + text.split(AGAINST_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(text)
+    section = write_section(out / "results.md", AGAINST_BEGIN, AGAINST_END, lines)
     data_path = out / "results.json"
     data = json.loads(data_path.read_text()) if data_path.exists() else {}
     data["against"] = {"earlier": rev, "based_on": now, "repeat": max(1, repeat), "targets": rows}

@@ -16,13 +16,15 @@ def render_markdown(report, cases=None):
     impl = target.get("implementation") or {}
     versions = ", ".join(f"{k} {v}" for k, v in (impl.get("versions") or {}).items())
     s = report["summary"]
+    load = load_text(report.get("load_average"))
     lines = [
         f"# SimpleRNN conformance: {md_code(target['name'])}",
         "",
         f"Suite {report['suite']['name']} {report['suite']['version']}; profile `{target.get('profile')}`; "
         f"{versions or 'versions unknown'}.",
         f"Python {report['environment']['python']} on {report['environment']['platform']}; "
-        f"{report['started']}, {report.get('duration_s') or 0:.1f} s" + _load(report.get("load_average"))
+        f"{report['started']}, {report.get('duration_s') or 0:.1f} s"
+        + (f" at load {load}" if load else "")
         + (" (**interrupted**: the run did not finish)" if report.get("interrupted") else "") + ".",
         _machine(report["environment"]),
         _expectations(report.get("options") or {}),
@@ -87,11 +89,12 @@ def render_markdown(report, cases=None):
     return "\n".join(lines)
 
 
-def _load(load):
-    """' at load 1.3 to 1.5': how busy the machine was while the run took its time ('' when unknown)."""
+def load_text(load):
+    """'1.3 to 1.5': a report's `load_average`, how busy the machine was while the run took its time
+    ('' when the report has none)."""
     if not isinstance(load, dict) or not all(isinstance(load.get(k), (int, float)) for k in ("start", "end")):
         return ""
-    return f" at load {load['start']:.1f} to {load['end']:.1f}"
+    return f"{load['start']:.1f} to {load['end']:.1f}"
 
 
 def _machine(env):
