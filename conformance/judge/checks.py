@@ -21,6 +21,9 @@ from conformance.arrays import Observed
 
 CHECKS = {}
 
+# How far from zero, in standard errors of the mean, variance_scaling lets a draw's mean lie.
+MEAN_STANDARD_ERRORS = 6
+
 
 def check(fn):
     CHECKS[fn.__name__] = fn
@@ -168,7 +171,7 @@ def variance_scaling(value, scale, mode, distribution, output=0, std_rtol=0.1):
     # The mean of n draws has standard error std / sqrt(n). Six of them: a false alarm once in
     # 5e8 draws of a correct initializer (four gave one in 16,000), while a real bug (a one-sided
     # or shifted draw) moves the mean by a sizeable fraction of std, hundreds of standard errors.
-    if abs(float(a.mean())) > 6 * std / (a.size ** 0.5) + 1e-12:
+    if abs(float(a.mean())) > MEAN_STANDARD_ERRORS * std / (a.size ** 0.5) + 1e-12:
         problems.append(f"mean {float(a.mean()):.4g} is not near 0")
     return "; ".join(problems) or None
 

@@ -561,7 +561,7 @@ const CHECKS = {
     if (p.distribution === "uniform" && reduceMax(absArray(A.data)) > Math.sqrt(3 * variance) * (1 + 1e-6)) ok = false;
     if (p.distribution === "truncated_normal" && reduceMax(absArray(A.data)) > (2 * sd / 0.87962566103423978) * (1 + 1e-6)) ok = false;
     if (Math.abs(std(A.data) - sd) > p.std_rtol * sd) ok = false;
-    if (Math.abs(mean(A.data)) > 4 * sd / Math.sqrt(A.data.length) + 1e-12) ok = false;
+    if (Math.abs(mean(A.data)) > 6 * sd / Math.sqrt(A.data.length) + 1e-12) ok = false;
     return ok;
   },
   orthogonal(A, p) {
