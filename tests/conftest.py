@@ -117,9 +117,9 @@ def markdown_table(markdown, first_column):
 # --------------------------------------------------------------------------- the suite as a user installs it
 
 def _clean_copy(folder):
-    """The checkout's tracked files, as a release is built from them: what an editable install or an
-    earlier build left behind (an egg-info's file list above all, which setuptools would take
-    as the manifest) must not decide what the wheel carries."""
+    """The checkout's files that git tracks or would (untracked ones it does not ignore), as a release
+    is built from them: what an editable install or an earlier build left behind (an egg-info's file
+    list above all, which setuptools would take as the manifest) must not decide what the wheel carries."""
     try:
         listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                                 check=True, capture_output=True, timeout=60).stdout.decode().split("\0")

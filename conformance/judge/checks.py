@@ -21,9 +21,6 @@ from conformance.arrays import Observed
 
 CHECKS = {}
 
-# How far from zero, in standard errors of the mean, variance_scaling lets a draw's mean lie.
-MEAN_STANDARD_ERRORS = 6
-
 
 def check(fn):
     CHECKS[fn.__name__] = fn
@@ -147,10 +144,11 @@ def _fans(a):
 
 
 @check
-def variance_scaling(value, scale, mode, distribution, output=0, std_rtol=0.1):
+def variance_scaling(value, scale, mode, distribution, output=0, std_rtol=0.1, mean_standard_errors=6):
     """A weight drawn as Keras's VarianceScaling family (Glorot, He, LeCun): variance
     scale / n with n = fan_in, fan_out or their mean, read from the weight's own shape;
-    uniform draws lie within sqrt(3 * variance), truncated normal ones within 2 stddev."""
+    uniform draws lie within sqrt(3 * variance), truncated normal ones within 2 stddev; the
+    mean within `mean_standard_errors` standard errors of zero."""
     a = _array(value, output)
     fan_in, fan_out = _fans(a)
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
@@ -171,7 +169,7 @@ def variance_scaling(value, scale, mode, distribution, output=0, std_rtol=0.1):
     # The mean of n draws has standard error std / sqrt(n). Six of them: a false alarm once in
     # 5e8 draws of a correct initializer (four gave one in 16,000), while a real bug (a one-sided
     # or shifted draw) moves the mean by a sizeable fraction of std, hundreds of standard errors.
-    if abs(float(a.mean())) > MEAN_STANDARD_ERRORS * std / (a.size ** 0.5) + 1e-12:
+    if abs(float(a.mean())) > mean_standard_errors * std / (a.size ** 0.5) + 1e-12:
         problems.append(f"mean {float(a.mean()):.4g} is not near 0")
     return "; ".join(problems) or None
 

@@ -37,7 +37,6 @@ import conformance
 from conformance.judge import tolerance as tolerance_policy
 from conformance.arrays import Observed
 from conformance.catalog.cases import DEFAULT_CASES_DIR, load_cases
-from conformance.judge.checks import MEAN_STANDARD_ERRORS
 from conformance.judge.compare import CONFIG_KEYS
 from conformance.judge.expected import expected_outcome
 from conformance.catalog.select import select
@@ -91,8 +90,8 @@ CHECK_FORMULAS = {
     "variance_scaling": "with (fan_in, fan_out) = (shape[0], shape[1]) for a matrix, (shape[0], shape[0]) "
                         "for a vector; n = fan_in, fan_out or (fan_in + fan_out) / 2 by `mode`; "
                         "variance = scale / max(1, n); sd = sqrt(variance): "
-                        f"abs(std(A) - sd) <= std_rtol * sd, and abs(mean(A)) <= {MEAN_STANDARD_ERRORS} * sd / sqrt(size(A)) "
-                        "+ 1e-12, "
+                        "abs(std(A) - sd) <= std_rtol * sd, and abs(mean(A)) <= mean_standard_errors * sd / "
+                        "sqrt(size(A)) + 1e-12, "
                         "and for distribution uniform max(abs(A)) <= sqrt(3 * variance) * (1 + 1e-6), for "
                         "truncated_normal max(abs(A)) <= 2 * sd / 0.87962566103423978 * (1 + 1e-6) "
                         "(no bound for normal)",
